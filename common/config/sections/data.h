@@ -1,0 +1,51 @@
+// `data:` — where records and images are, and how the loader feeds them.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/config/check.h"
+
+namespace tokenfocus::config {
+
+struct LoaderConfig {
+  int64_t workers = 2;   // decode threads
+  int64_t prefetch = 4;  // batches decoded ahead of the trainer
+  template <class V>
+  void describe(V& v) {
+    v("workers", workers, at_least(0));
+    v("prefetch", prefetch, at_least(1));
+  }
+};
+
+struct SyntheticDataConfig {
+  int64_t train_samples = 0;  // > 0: `make demo` generates this many training images first
+  int64_t test_samples = 0;
+  int64_t seed = 0;
+  template <class V>
+  void describe(V& v) {
+    v("train_samples", train_samples, at_least(0));
+    v("test_samples", test_samples, at_least(0));
+    v("seed", seed, at_least(0));
+  }
+};
+
+struct DataConfig {
+  std::string train_records;     // EvalMuse-format JSON with scores
+  std::string test_records;      // JSON without scores ("" = no test set)
+  std::string image_root;        // img_path values are relative to this folder
+  std::string missing_images = "error";
+  SyntheticDataConfig synthetic;
+  LoaderConfig loader;
+  template <class V>
+  void describe(V& v) {
+    v("train_records", train_records);
+    v("test_records", test_records);
+    v("image_root", image_root);
+    v("missing_images", missing_images, one_of({"error", "skip"}));
+    v("synthetic", synthetic);
+    v("loader", loader);
+  }
+};
+
+}  // namespace tokenfocus::config

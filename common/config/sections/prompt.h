@@ -1,0 +1,41 @@
+// `prompt:` — the VQA questions and label sets of DESIGN.md §4.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/config/check.h"
+
+namespace tokenfocus::config {
+
+struct LabelSetConfig {
+  std::vector<std::string> labels;  // each must be one token of the backbone's tokenizer
+  std::vector<double> values;       // same length as labels
+  template <class V>
+  void describe(V& v) {
+    v("labels", labels);
+    v("values", values);
+  }
+};
+
+struct PromptConfig {
+  std::string overall_question =
+      "Does this image match the description \"{prompt}\"? Rate the match from 1 (not at all) to 5 "
+      "(perfectly). Answer with one digit.";
+  std::string element_question = "Does this image show \"{element}\"? Answer yes or no.";
+  LabelSetConfig overall_labels{{"1", "2", "3", "4", "5"}, {1, 2, 3, 4, 5}};
+  LabelSetConfig element_labels{{"yes", "no"}, {1, 0}};
+  bool sum_case_variants = true;  // P(yes) includes "Yes"/"YES" when they are single tokens
+  bool element_questions = true;  // ask one yes/no question per prompt element
+  template <class V>
+  void describe(V& v) {
+    v("overall_question", overall_question);
+    v("element_question", element_question);
+    v("overall_labels", overall_labels);
+    v("element_labels", element_labels);
+    v("sum_case_variants", sum_case_variants);
+    v("element_questions", element_questions);
+  }
+};
+
+}  // namespace tokenfocus::config
