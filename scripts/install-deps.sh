@@ -13,6 +13,7 @@ packages=(
   libgtest-dev                              # tests
   nlohmann-json3-dev libcli11-dev libfmt-dev libssl-dev
   libpng-dev libjpeg62-turbo-dev libwebp-dev  # image decode
+  libpcre2-dev libutf8proc-dev              # tokenizer: Unicode regex pre-tokenizer, NFC
   libxgboost-dev                            # gradient-boosted stacking
   # reference stacks used only by parity tests and benchmarks
   python3 python3-torch python3-numpy python3-scipy python3-sklearn python3-h5py python3-pil
