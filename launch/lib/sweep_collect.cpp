@@ -1,0 +1,94 @@
+#include "launch/lib/sweep_collect.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+
+namespace tokenfocus::launch {
+namespace {
+
+namespace fs = std::filesystem;
+
+nlohmann::json read_json(const fs::path& path) {
+  std::ifstream in(path);
+  if (!in) throw_user_error("{}: cannot open", path.string());
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw_user_error("{}: invalid JSON: {}", path.string(), e.what());
+  }
+}
+
+std::optional<double> number_at(const nlohmann::json& object, const char* key) {
+  if (!object.contains(key) || !object[key].is_number()) return std::nullopt;
+  return object[key].get<double>();
+}
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+}  // namespace
+
+bool trial_finished(const std::string& trial_dir) {
+  return fs::exists(fs::path(trial_dir) / "summary.json");
+}
+
+std::vector<TrialResult> collect_sweep(const std::string& sweep_dir) {
+  if (!fs::is_directory(sweep_dir)) throw_user_error("{}: not a sweep folder", sweep_dir);
+  std::vector<TrialResult> results;
+  for (const auto& entry : fs::directory_iterator(sweep_dir)) {
+    const fs::path trial_json = entry.path() / "trial.json";
+    if (!entry.is_directory() || !fs::exists(trial_json)) continue;
+    TrialResult r;
+    r.trial = entry.path().filename().string();
+    const auto trial = read_json(trial_json);
+    if (trial.contains("overrides"))
+      r.overrides = trial["overrides"].get<std::vector<std::string>>();
+    if (trial_finished(entry.path().string())) {
+      const fs::path summary_path = entry.path() / "summary.json";
+      const auto summary = read_json(summary_path);
+      if (!summary.contains("best") || !summary["best"].is_object())
+        throw_user_error("{}: no 'best' entry (written by `tokenfocus ensemble`)",
+                         summary_path.string());
+      const auto& best = summary["best"];
+      r.best_method = best.value("name", "");
+      r.srcc = number_at(best, "srcc");
+      r.plcc = number_at(best, "plcc");
+      r.acc = number_at(best, "acc");
+      r.final_score = number_at(best, "final");
+    }
+    results.push_back(std::move(r));
+  }
+  std::sort(results.begin(), results.end(), [](const TrialResult& a, const TrialResult& b) {
+    if (a.final_score.has_value() != b.final_score.has_value()) return a.final_score.has_value();
+    if (a.final_score && *a.final_score != *b.final_score) return *a.final_score > *b.final_score;
+    return a.trial < b.trial;
+  });
+  return results;
+}
+
+std::string sweep_csv(const std::vector<TrialResult>& results) {
+  auto number = [](const std::optional<double>& v) {
+    return v ? fmt::format("{:.6f}", *v) : std::string();
+  };
+  std::string csv = "trial,overrides,best,srcc,plcc,acc,final\n";
+  for (const TrialResult& r : results) {
+    std::string overrides;
+    for (const auto& o : r.overrides) overrides += (overrides.empty() ? "" : " ") + o;
+    csv += fmt::format("{},{},{},{},{},{},{}\n", csv_field(r.trial), csv_field(overrides),
+                       csv_field(r.best_method), number(r.srcc), number(r.plcc), number(r.acc),
+                       number(r.final_score));
+  }
+  return csv;
+}
+
+}  // namespace tokenfocus::launch
