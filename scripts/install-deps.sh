@@ -15,6 +15,7 @@ packages=(
   libpng-dev libjpeg62-turbo-dev libwebp-dev  # image decode
   libpcre2-dev libutf8proc-dev              # tokenizer: Unicode regex pre-tokenizer, NFC
   libxgboost-dev                            # gradient-boosted stacking
+  slurmctld slurmd slurm-client munge       # the Slurm integration test runs a real one-node Slurm
   # reference stacks used only by parity tests and benchmarks
   python3 python3-torch python3-numpy python3-scipy python3-sklearn python3-h5py python3-pil
 )
