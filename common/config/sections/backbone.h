@@ -41,6 +41,9 @@ struct BackboneConfig {
   std::string name;              // unique, names the predictions store
   std::string model_dir;         // config.json + *.safetensors (+ tokenizer.json)
   std::string tokenizer;         // tokenizer.json ("" = model_dir/tokenizer.json)
+  std::string init_config;       // config.json of a tiny model to initialise at random into
+                                 // model_dir when that folder has no weights yet (`prepare`)
+  int64_t init_seed = 0;
   std::string finetune = "lora";
   LoraConfig lora;
   bool freeze_vision = true;
@@ -51,6 +54,8 @@ struct BackboneConfig {
     v("name", name, required());
     v("model_dir", model_dir, required());
     v("tokenizer", tokenizer);
+    v("init_config", init_config);
+    v("init_seed", init_seed, at_least(0));
     v("finetune", finetune, one_of({"full", "lora", "head"}));
     v("lora", lora);
     v("freeze_vision", freeze_vision);
