@@ -1,0 +1,48 @@
+// Runs a Python snippet under Debian's python3 (scipy, scikit-learn, numpy) on JSON input and
+// returns its JSON output, so tests compare against the reference libraries themselves.
+#pragma once
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+namespace tokenfocus::testing {
+
+inline bool reference_python_available() {
+  return std::system(TOKENFOCUS_REFERENCE_PYTHON " -c 'import scipy, sklearn' 2>/dev/null") == 0;
+}
+
+// The snippet reads the variable `data` (parsed input) and must set `result` (JSON-serialisable).
+inline nlohmann::json run_reference_python(const std::string& snippet,
+                                           const nlohmann::json& input) {
+  const std::string stem =
+      "/tmp/tokenfocus_ref_" + std::to_string(::getpid()) + "_" + std::to_string(std::rand());
+  {
+    std::ofstream(stem + ".in.json") << input.dump();
+    std::ofstream script(stem + ".py");
+    script << "import json, sys\nimport numpy as np\n"
+           << "data = json.load(open(sys.argv[1]))\nresult = None\n"
+           << snippet << "\n"
+           << "json.dump(result, open(sys.argv[2], 'w'))\n";
+  }
+  const std::string command = std::string(TOKENFOCUS_REFERENCE_PYTHON) + " " + stem + ".py " +
+                              stem + ".in.json " + stem + ".out.json";
+  if (std::system(command.c_str()) != 0) {
+    throw std::runtime_error("reference python failed: " + command);
+  }
+  std::ifstream in(stem + ".out.json");
+  nlohmann::json out = nlohmann::json::parse(in);
+  std::remove((stem + ".in.json").c_str());
+  std::remove((stem + ".py").c_str());
+  std::remove((stem + ".out.json").c_str());
+  return out;
+}
+
+}  // namespace tokenfocus::testing
