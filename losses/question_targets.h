@@ -1,0 +1,18 @@
+// Per-question targets as tensors (one row per question of the local batch, in batch order).
+// Built from a data::Batch by batch_targets.h; tests build them directly.
+#pragma once
+
+#include <torch/torch.h>
+
+namespace tokenfocus::losses {
+
+struct QuestionTargets {
+  torch::Tensor is_element;    // [Q] bool: the row is a yes/no element question (else overall)
+  torch::Tensor target_token;  // [Q] int64: vocabulary id of the hard target ("4", "yes")
+  // [Q,Kmax] float: the annotators' distribution over the row's label set, in the order of its
+  // LabelHead, zero-padded to the wider of the two label sets.
+  torch::Tensor target_dist;
+  torch::Tensor target_value;  // [Q] float64: MOS / element label mean; NaN = unknown (skipped)
+};
+
+}  // namespace tokenfocus::losses
