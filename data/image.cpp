@@ -30,8 +30,20 @@ struct DecodeResult {
   RgbImage image;
   bool ok = false;
   bool truncated = false;
+  bool too_large = false;  // header dimensions above kMaxPixels; width/height hold them
   char message[kMessageSize] = {0};
 };
+
+// Pillow refuses images above 2 * Image.MAX_IMAGE_PIXELS (DecompressionBombError): a few bytes of
+// header must not make us allocate gigabytes.
+constexpr uint64_t kMaxPixels = 2ull * (1024ull * 1024 * 1024 / 4 / 3);
+
+bool too_large(DecodeResult* result, uint64_t width, uint64_t height) {
+  result->image.width = static_cast<int64_t>(width);
+  result->image.height = static_cast<int64_t>(height);
+  result->too_large = width * height > kMaxPixels;
+  return result->too_large;
+}
 
 void set_message(DecodeResult* result, const char* text) {
   std::snprintf(result->message, kMessageSize, "%s", text);
@@ -92,50 +104,50 @@ void decode_png(PngSource* source) {
   // Large images are legitimate inputs: lift libpng's default 1M-pixel width/height caps.
   png_set_user_limits(png, 0x7fffffff, 0x7fffffff);
   png_read_info(png, info);
+  if (too_large(result, png_get_image_width(png, info), png_get_image_height(png, info))) {
+    png_longjmp(png, 1);
+  }
   const int color_type = png_get_color_type(png, info);
-  const int bit_depth = png_get_bit_depth(png, info);
-  const bool grey16 = color_type == PNG_COLOR_TYPE_GRAY && bit_depth == 16;
-  png_set_expand(png);  // palette -> RGB, grey < 8 bits -> 8 bits, tRNS -> alpha (dropped below)
+  const bool grey16 = color_type == PNG_COLOR_TYPE_GRAY && png_get_bit_depth(png, info) == 16;
+  if (!grey16) {
+    // libpng then delivers 8-bit RGB straight into our rows.
+    png_set_expand(png);       // palette -> RGB, grey < 8 bits -> 8 bits, tRNS -> alpha
+    png_set_strip_16(png);     // keeps the high byte, like Pillow's ";16B" raw modes
+    png_set_strip_alpha(png);  // Pillow's RGBA/LA -> RGB drops alpha
+    png_set_gray_to_rgb(png);
+  }
   png_set_interlace_handling(png);
   png_read_update_info(png, info);
 
   const png_uint_32 width = png_get_image_width(png, info);
   const png_uint_32 height = png_get_image_height(png, info);
-  const int channels = png_get_channels(png, info);
-  const int out_depth = png_get_bit_depth(png, info);
   const size_t row_bytes = png_get_rowbytes(png, info);
-  const int bytes_per_sample = out_depth == 16 ? 2 : 1;
-
+  if (!grey16 && row_bytes != static_cast<size_t>(width) * 3) {
+    set_message(result, "unexpected PNG layout after conversion to RGB");
+    png_longjmp(png, 1);
+  }
   // Interlaced images need every row kept until the last pass: read the whole image at once.
   // The buffers live in `source` (owned by the caller) so that a longjmp cannot leak them.
   result->image.width = width;
   result->image.height = height;
   result->image.pixels.resize(static_cast<size_t>(width) * height * 3);
-  source->raw.resize(row_bytes * height);
+  uint8_t* target = result->image.pixels.data();
+  if (grey16) {
+    source->raw.resize(row_bytes * height);
+    target = source->raw.data();
+  }
   source->rows.resize(height);
-  for (png_uint_32 y = 0; y < height; ++y) source->rows[y] = source->raw.data() + row_bytes * y;
+  for (png_uint_32 y = 0; y < height; ++y) source->rows[y] = target + row_bytes * y;
   png_read_image(png, source->rows.data());
   // Chunks after the image data (and a missing IEND) are not read, as Pillow does not need them.
 
-  uint8_t* out = result->image.pixels.data();
-  for (png_uint_32 y = 0; y < height; ++y) {
-    const uint8_t* in = source->rows[y];
-    for (png_uint_32 x = 0; x < width; ++x, out += 3) {
-      const uint8_t* px = in + static_cast<size_t>(x) * channels * bytes_per_sample;
-      uint8_t rgb[3];
-      if (grey16) {
-        const int value = (px[0] << 8) | px[1];
-        rgb[0] = rgb[1] = rgb[2] = static_cast<uint8_t>(value > 255 ? 255 : value);
-      } else if (channels <= 2) {  // grey or grey + alpha: high byte when 16-bit
-        rgb[0] = rgb[1] = rgb[2] = px[0];
-      } else {
-        rgb[0] = px[0];
-        rgb[1] = px[bytes_per_sample];
-        rgb[2] = px[2 * bytes_per_sample];
-      }
-      out[0] = rgb[0];
-      out[1] = rgb[1];
-      out[2] = rgb[2];
+  if (grey16) {
+    // Pillow opens 16-bit grey as "I;16"; its I;16 -> RGB clips the value at 255.
+    const uint8_t* in = source->raw.data();
+    uint8_t* out = result->image.pixels.data();
+    for (size_t i = 0; i < static_cast<size_t>(width) * height; ++i, in += 2, out += 3) {
+      const int value = (in[0] << 8) | in[1];
+      out[0] = out[1] = out[2] = static_cast<uint8_t>(value > 255 ? 255 : value);
     }
   }
   png_destroy_read_struct(&png, &info, nullptr);
@@ -198,6 +210,7 @@ void decode_jpeg(const uint8_t* data, size_t size, DecodeResult* result) {
   const bool cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
   const bool grey = cinfo.jpeg_color_space == JCS_GRAYSCALE;
   cinfo.out_color_space = cmyk ? JCS_CMYK : (grey ? JCS_GRAYSCALE : JCS_RGB);
+  if (too_large(result, cinfo.image_width, cinfo.image_height)) std::longjmp(errors.jump, 1);
   jpeg_start_decompress(&cinfo);
   const int width = static_cast<int>(cinfo.output_width);
   const int height = static_cast<int>(cinfo.output_height);
@@ -242,6 +255,7 @@ void decode_webp(const uint8_t* data, size_t size, DecodeResult* result) {
     set_message(result, "cannot read the WebP header");
     return;
   }
+  if (too_large(result, features.width, features.height)) return;
   if (features.has_animation) {
     set_message(result, "animated WebP is not supported");
     return;
@@ -281,6 +295,12 @@ RgbImage decode_image_bytes(const uint8_t* data, size_t size, const std::string&
     throw_user_error("{}: not a PNG, JPEG or WebP image (unrecognised first bytes)", name);
   }
   if (!result.ok) {
+    if (result.too_large) {
+      throw_user_error(
+          "{}: {} image of {}x{} pixels is above the {}-pixel limit (Pillow's "
+          "decompression-bomb limit)",
+          name, format, result.image.width, result.image.height, kMaxPixels);
+    }
     if (result.truncated)
       throw_user_error("{}: truncated {} file ({})", name, format, result.message);
     throw_user_error("{}: corrupt {} file ({})", name, format, result.message);
@@ -292,11 +312,15 @@ RgbImage decode_image_bytes(const uint8_t* data, size_t size, const std::string&
 }
 
 RgbImage decode_image_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw_user_error("{}: cannot open image file ({})", path, std::strerror(errno));
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
-                             std::istreambuf_iterator<char>());
-  if (in.bad()) throw_user_error("{}: cannot read image file", path);
+  const std::streamoff size = in.tellg();
+  if (size < 0) throw_user_error("{}: cannot read image file", path);
+  std::vector<uint8_t> bytes(static_cast<size_t>(size));
+  in.seekg(0);
+  if (!in.read(reinterpret_cast<char*>(bytes.data()), size)) {
+    throw_user_error("{}: cannot read image file", path);
+  }
   return decode_image_bytes(bytes.data(), bytes.size(), path);
 }
 

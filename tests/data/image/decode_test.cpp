@@ -29,13 +29,24 @@ rgb[:, :W // 2] = (np.arange(W // 2) * 4)[None, :, None].astype(np.uint8)  # smo
 rgba = np.dstack([rgb, rng.integers(0, 256, (H, W), dtype=np.uint8)])
 grey = rgb[..., 0].copy()
 
-def png16(path, arr, color_type):
+def png_raw(path, arr, depth, color_type, interlace=False):
+    # Minimal encoder for what Pillow cannot write: 16-bit colour and Adam7 interlacing.
     h, w = arr.shape[:2]
-    raw = b''.join(b'\0' + arr[y].astype('>u2').tobytes() for y in range(h))
+    dtype = '>u2' if depth == 16 else 'u1'
+    passes = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2),
+              (0, 1, 1, 2)] if interlace else [(0, 0, 1, 1)]
+    raw = b''
+    for x0, y0, dx, dy in passes:
+        sub = arr[y0::dy, x0::dx]
+        if sub.size:
+            raw += b''.join(b'\0' + row.astype(dtype).tobytes() for row in sub)
     def chunk(t, d): return struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d))
-    data = b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 16, color_type, 0, 0, 0))
+    ihdr = struct.pack('>IIBBBBB', w, h, depth, color_type, 0, 0, 1 if interlace else 0)
+    data = b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', ihdr)
     data += chunk(b'IDAT', zlib.compress(raw)) + chunk(b'IEND', b'')
     open(path, 'wb').write(data)
+
+def png16(path, arr, color_type): png_raw(path, arr, 16, color_type)
 
 files = {}
 files['rgb.png'] = lambda p: Image.fromarray(rgb).save(p)
@@ -54,6 +65,8 @@ rgb16 = rng.integers(0, 65536, (H, W, 3)).astype(np.uint16)
 files['rgb16.png'] = lambda p: png16(p, rgb16, 2)
 files['rgba16.png'] = lambda p: png16(p, rng.integers(0, 65536, (H, W, 4)).astype(np.uint16), 6)
 files['grey_alpha16.png'] = lambda p: png16(p, rng.integers(0, 65536, (H, W, 2)).astype(np.uint16), 4)
+files['interlaced_rgb.png'] = lambda p: png_raw(p, rgb, 8, 2, interlace=True)
+files['interlaced_rgba16.png'] = lambda p: png_raw(p, rgb16[..., [0, 1, 2, 0]], 16, 6, interlace=True)
 files['rgb.jpg'] = lambda p: Image.fromarray(rgb).save(p, quality=90)
 files['rgb444.jpg'] = lambda p: Image.fromarray(rgb).save(p, quality=75, subsampling=0)
 files['progressive.jpg'] = lambda p: Image.fromarray(rgb).save(p, progressive=True)
@@ -98,7 +111,7 @@ TEST_F(ImageDecode, EveryModeEqualsPillowConvertRgb) {
     EXPECT_EQ(d.max_abs, 0) << "exact " << 100.0 * d.fraction_exact << "%";
     ++checked;
   }
-  EXPECT_EQ(checked, 21);
+  EXPECT_EQ(checked, 23);
 }
 
 TEST_F(ImageDecode, BytesAndFileAgree) {
@@ -162,6 +175,35 @@ TEST_F(ImageDecode, TruncatedFiles) {
   const std::string header_only = truncated_copy(*dir_, "rgb.png", 0.02);
   EXPECT_EQ(user_error_of(header_only),
             header_only + ": truncated PNG file (unexpected end of file)");
+}
+
+// CRC-32 as PNG uses it, to forge a header.
+uint32_t png_crc(const std::string& bytes) {
+  uint32_t crc = 0xffffffffu;
+  for (unsigned char byte : bytes) {
+    crc ^= byte;
+    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+  }
+  return ~crc;
+}
+
+std::string big_endian(uint32_t v) {
+  return {char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
+}
+
+TEST_F(ImageDecode, DecompressionBombIsRefusedBeforeAllocating) {
+  // A valid 20000 x 10000 RGB header (200M pixels, above Pillow's 178956970) and an empty IDAT.
+  const std::string ihdr =
+      "IHDR" + big_endian(20000) + big_endian(10000) + std::string("\x08\x02\0\0\0", 5);
+  const std::string png = std::string("\x89PNG\r\n\x1a\n", 8) + big_endian(13) + ihdr +
+                          big_endian(png_crc(ihdr)) + big_endian(0) + "IDAT" +
+                          big_endian(png_crc("IDAT"));
+  const std::string path = dir_->file("bomb.png");
+  write_bytes(path, std::vector<char>(png.begin(), png.end()));
+  EXPECT_EQ(user_error_of(path),
+            path +
+                ": PNG image of 20000x10000 pixels is above the 178956970-pixel limit (Pillow's "
+                "decompression-bomb limit)");
 }
 
 TEST_F(ImageDecode, CorruptFiles) {
