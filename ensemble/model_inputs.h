@@ -1,0 +1,49 @@
+// Everything the ensemble consumes, aligned: each backbone's out-of-fold predictions on the
+// training rows every backbone predicted (with the ground truth), and its fold-bagged (averaged)
+// test predictions in the order of the test records. Built from the predictions stores;
+// inconsistent stores are refused here with a message naming the backbone, fold, sample or
+// attribute.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "data/prediction_store.h"
+#include "data/records.h"
+#include "ensemble/evaluation_set.h"
+
+namespace tokenfocus::ensemble {
+
+// One model's predictions aligned to a list of rows and their flattened elements.
+struct ModelTable {
+  std::vector<double> score;        // per row
+  std::vector<double> label_probs;  // rows × num_labels
+  std::vector<double> element;      // per flattened element of the rows
+};
+
+struct ModelInputs {
+  std::string name;  // backbone name
+  int64_t num_folds = 0;
+  std::vector<int> fold;  // per OOF row: the fold whose model predicted it
+  ModelTable oof;         // aligned to EnsembleInputs::truth
+  ModelTable test;        // mean over the fold models, aligned to EnsembleInputs::test_records
+  std::vector<ModelTable> test_per_fold;
+};
+
+struct EnsembleInputs {
+  std::vector<std::string> labels;
+  std::vector<double> label_values;
+  std::string config_hash;
+  EvaluationSet truth;  // OOF rows (sorted by img_path) with MOS and element labels
+  std::vector<ModelInputs> models;
+  std::vector<data::Record> test_records;    // as read (output order); empty = no test set
+  std::vector<size_t> test_element_offsets;  // flattened test elements per record
+  size_t num_labels() const { return labels.size(); }
+};
+
+// `train_records` gives the ground truth of OOF rows; `test_records` may be empty.
+EnsembleInputs build_ensemble_inputs(const std::vector<data::BackboneStore>& stores,
+                                     const std::vector<data::Record>& train_records,
+                                     const std::vector<data::Record>& test_records);
+
+}  // namespace tokenfocus::ensemble

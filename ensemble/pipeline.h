@@ -1,0 +1,47 @@
+// The ensemble stage: from aligned inputs to a leaderboard of every model, fold model, stacker and
+// blend — all scored with bootstrap intervals on the same evaluation rows — and the test
+// predictions of the method chosen for the submission.
+//
+// Honesty: OOF rows are split once (seeded) into a blending holdout (ensemble.blend_holdout) and
+// the evaluation rows. Blend weights are chosen on the holdout only; the leaderboard scores every
+// method on the evaluation rows only; stacker predictions there are nested-CV predictions.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/config/sections/ensemble.h"
+#include "ensemble/bootstrap.h"
+#include "ensemble/model_inputs.h"
+
+namespace tokenfocus::ensemble {
+
+struct MethodResult {
+  std::string name;    // "qwen2_vl", "qwen2_vl/fold1", "stack:ridge", "blend"
+  std::string kind;    // "model" | "fold" | "stacker" | "blend"
+  std::string detail;  // how it was built (weights, hyperparameters)
+  size_t rows = 0;     // evaluation rows it was scored on
+  MetricIntervals metrics;
+  AlignedPrediction evaluation;      // on its evaluation rows (fold rows: that fold's rows only)
+  std::vector<double> test_score;    // per test record (not for fold rows)
+  std::vector<double> test_element;  // per flattened test element
+};
+
+struct Weights {
+  std::vector<std::string> names;
+  std::vector<double> values;
+};
+
+struct EnsembleResult {
+  EvaluationSet evaluation;  // the rows every non-fold method is scored on
+  size_t holdout_rows = 0;
+  std::vector<MethodResult> methods;
+  Weights score_blend;    // over models and stackers, chosen on the holdout
+  Weights element_blend;  // over models, chosen on the holdout (accuracy)
+  size_t selected = 0;    // index into methods: the submission's source
+  PlccDirection direction = PlccDirection::kOfficial;
+};
+
+EnsembleResult run_ensemble(const EnsembleInputs& inputs, const config::EnsembleConfig& config);
+
+}  // namespace tokenfocus::ensemble

@@ -1,0 +1,108 @@
+#include "ensemble/ridge.h"
+
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include <fmt/format.h>
+
+#include "common/error.h"
+
+namespace tokenfocus::ensemble {
+
+std::vector<double> LinearModel::predict(const FeatureMatrix& x) const {
+  std::vector<double> out(x.rows, intercept);
+  for (size_t r = 0; r < x.rows; ++r) {
+    for (size_t c = 0; c < x.cols; ++c) out[r] += x.at(r, c) * weights[c];
+  }
+  return out;
+}
+
+std::vector<double> solve_spd(std::vector<double> a, std::vector<double> b, size_t n) {
+  for (size_t j = 0; j < n; ++j) {
+    double d = a[j * n + j];
+    for (size_t k = 0; k < j; ++k) d -= a[j * n + k] * a[j * n + k];
+    if (!(d > 0)) throw_internal_error("solve_spd: matrix not positive definite (pivot {})", j);
+    d = std::sqrt(d);
+    a[j * n + j] = d;
+    for (size_t i = j + 1; i < n; ++i) {
+      double s = a[i * n + j];
+      for (size_t k = 0; k < j; ++k) s -= a[i * n + k] * a[j * n + k];
+      a[i * n + j] = s / d;
+    }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    double s = b[i];
+    for (size_t k = 0; k < i; ++k) s -= a[i * n + k] * b[k];
+    b[i] = s / a[i * n + i];
+  }
+  for (size_t i = n; i-- > 0;) {
+    double s = b[i];
+    for (size_t k = i + 1; k < n; ++k) s -= a[k * n + i] * b[k];
+    b[i] = s / a[i * n + i];
+  }
+  return b;
+}
+
+LinearModel fit_ridge(const FeatureMatrix& x, const std::vector<double>& y, double alpha) {
+  const size_t n = x.rows, p = x.cols;
+  std::vector<double> mean_x(p, 0.0);
+  const double mean_y = std::accumulate(y.begin(), y.end(), 0.0) / static_cast<double>(n);
+  for (size_t r = 0; r < n; ++r)
+    for (size_t c = 0; c < p; ++c) mean_x[c] += x.at(r, c);
+  for (auto& m : mean_x) m /= static_cast<double>(n);
+  std::vector<double> gram(p * p, 0.0), rhs(p, 0.0), row(p);
+  for (size_t r = 0; r < n; ++r) {
+    for (size_t c = 0; c < p; ++c) row[c] = x.at(r, c) - mean_x[c];
+    const double yc = y[r] - mean_y;
+    for (size_t i = 0; i < p; ++i) {
+      rhs[i] += row[i] * yc;
+      for (size_t j = 0; j <= i; ++j) gram[i * p + j] += row[i] * row[j];
+    }
+  }
+  for (size_t i = 0; i < p; ++i) {
+    for (size_t j = 0; j < i; ++j) gram[j * p + i] = gram[i * p + j];
+    // A tiny jitter keeps exactly collinear features (label distributions sum to 1) solvable at
+    // alpha = 0; at any alpha used in practice it is far below double precision of the result.
+    gram[i * p + i] += alpha + 1e-12 * (1.0 + gram[i * p + i]);
+  }
+  LinearModel model;
+  model.weights = solve_spd(gram, rhs, p);
+  model.intercept = mean_y;
+  for (size_t c = 0; c < p; ++c) model.intercept -= mean_x[c] * model.weights[c];
+  return model;
+}
+
+void RidgeStacker::fit(const FeatureMatrix& x, const std::vector<double>& y) {
+  const auto folds = kfold_assignment(x.rows, options_.inner_folds, options_.seed);
+  double best_error = std::numeric_limits<double>::infinity();
+  for (int exponent = -4; exponent <= 4; ++exponent) {  // α ∈ {1e-4 … 1e4}, half-decade steps
+    for (double mantissa : {1.0, 3.0}) {
+      const double alpha = mantissa * std::pow(10.0, exponent);
+      double error = 0;
+      for (int64_t f = 0; f < options_.inner_folds; ++f) {
+        std::vector<size_t> train, held;
+        for (size_t r = 0; r < x.rows; ++r) (folds[r] == f ? held : train).push_back(r);
+        if (train.empty() || held.empty()) continue;
+        std::vector<double> y_train;
+        for (size_t r : train) y_train.push_back(y[r]);
+        const auto model = fit_ridge(x.select_rows(train), y_train, alpha);
+        const auto pred = model.predict(x.select_rows(held));
+        for (size_t i = 0; i < held.size(); ++i) error += std::pow(pred[i] - y[held[i]], 2);
+      }
+      if (error < best_error) {
+        best_error = error;
+        alpha_ = alpha;
+      }
+    }
+  }
+  model_ = fit_ridge(x, y, alpha_);
+}
+
+std::string RidgeStacker::describe() const {
+  return fmt::format("ridge alpha={:g} (inner {}-fold CV), intercept={:.4f}, weights=[{:.4f}]",
+                     alpha_, options_.inner_folds, model_.intercept,
+                     fmt::join(model_.weights, ", "));
+}
+
+}  // namespace tokenfocus::ensemble

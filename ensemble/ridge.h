@@ -1,0 +1,39 @@
+// Ridge regression with an intercept, as scikit-learn's Ridge(alpha, fit_intercept=True): centre
+// x and y, solve (XcᵀXc + αI) w = Xcᵀyc, intercept = ȳ − x̄ᵀw. The stacker picks α from a
+// log-spaced grid by inner k-fold cross-validation (mean squared error).
+#pragma once
+
+#include <vector>
+
+#include "ensemble/stacker.h"
+
+namespace tokenfocus::ensemble {
+
+struct LinearModel {
+  std::vector<double> weights;
+  double intercept = 0;
+  std::vector<double> predict(const FeatureMatrix& x) const;
+};
+
+LinearModel fit_ridge(const FeatureMatrix& x, const std::vector<double>& y, double alpha);
+
+class RidgeStacker : public Stacker {
+ public:
+  explicit RidgeStacker(StackerOptions options) : options_(options) {}
+  std::string name() const override { return "ridge"; }
+  void fit(const FeatureMatrix& x, const std::vector<double>& y) override;
+  std::vector<double> predict(const FeatureMatrix& x) const override { return model_.predict(x); }
+  std::string describe() const override;
+  double alpha() const { return alpha_; }
+
+ private:
+  StackerOptions options_;
+  LinearModel model_;
+  double alpha_ = 1.0;
+};
+
+// Solves the symmetric positive definite system a·x = b (n×n, row-major) by Cholesky; throws
+// InternalError when a is not positive definite.
+std::vector<double> solve_spd(std::vector<double> a, std::vector<double> b, size_t n);
+
+}  // namespace tokenfocus::ensemble
