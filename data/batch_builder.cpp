@@ -1,0 +1,166 @@
+#include "data/batch_builder.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <limits>
+
+#include "common/error.h"
+
+namespace tokenfocus::data {
+namespace {
+
+struct PendingSequence {
+  BatchSequence sequence;
+  std::vector<int64_t> ids;
+  int64_t query_position = 0;  // unpadded
+};
+
+// Target token / distribution / value of one question; unknown targets stay -1 / empty / NaN.
+void set_targets(BatchSequence& s, const LabelSet& labels, const std::vector<double>& annotators,
+                 std::optional<double> mean, bool soft) {
+  if (!mean) {
+    s.target_token = -1;
+    s.target_value = std::numeric_limits<double>::quiet_NaN();
+    return;
+  }
+  s.target_value = *mean;
+  s.target_token = labels.token_ids[static_cast<size_t>(nearest_label(labels.values, *mean))];
+  s.target_distribution = target_distribution(labels.values, annotators, *mean, soft);
+}
+
+}  // namespace
+
+int64_t nearest_label(const std::vector<double>& label_values, double value) {
+  int64_t best = -1;
+  for (size_t i = 0; i < label_values.size(); ++i) {
+    if (best < 0) {
+      best = static_cast<int64_t>(i);
+      continue;
+    }
+    const double d = std::abs(label_values[i] - value), bd = std::abs(label_values[best] - value);
+    if (d < bd || (d == bd && label_values[i] > label_values[best])) best = static_cast<int64_t>(i);
+  }
+  if (best < 0) throw_internal_error("nearest_label: empty label set");
+  return best;
+}
+
+std::vector<float> target_distribution(const std::vector<double>& label_values,
+                                       const std::vector<double>& annotators, double mean,
+                                       bool soft) {
+  std::vector<float> p(label_values.size(), 0.0f);
+  if (!soft) {
+    p[static_cast<size_t>(nearest_label(label_values, mean))] = 1.0f;
+    return p;
+  }
+  if (!annotators.empty()) {
+    for (double a : annotators) p[static_cast<size_t>(nearest_label(label_values, a))] += 1.0f;
+    for (auto& x : p) x /= static_cast<float>(annotators.size());
+    return p;
+  }
+  // Only a mean: split it between the bracketing labels (clamped to the label range).
+  int64_t below = -1, above = -1;
+  for (size_t i = 0; i < label_values.size(); ++i) {
+    const double v = label_values[i];
+    if (v <= mean && (below < 0 || v > label_values[below])) below = static_cast<int64_t>(i);
+    if (v >= mean && (above < 0 || v < label_values[above])) above = static_cast<int64_t>(i);
+  }
+  if (below < 0 || above < 0 || below == above) {
+    p[static_cast<size_t>(nearest_label(label_values, mean))] = 1.0f;
+    return p;
+  }
+  const double lo = label_values[below], hi = label_values[above];
+  const double w = (mean - lo) / (hi - lo);
+  p[static_cast<size_t>(above)] = static_cast<float>(w);
+  p[static_cast<size_t>(below)] = static_cast<float>(1.0 - w);
+  return p;
+}
+
+BatchBuilder::BatchBuilder(const std::vector<Record>& records, const ImageProcessor& processor,
+                           const Tokenizer& tokenizer, const LabelSet& overall_labels,
+                           const LabelSet& element_labels, BatchBuilderOptions options)
+    : records_(records),
+      processor_(processor),
+      tokenizer_(tokenizer),
+      overall_labels_(overall_labels),
+      element_labels_(element_labels),
+      options_(std::move(options)) {
+  const auto pad = tokenizer.token_id("<|endoftext|>");
+  if (!pad) throw_user_error("{}: no <|endoftext|> token to pad batches with", tokenizer.name());
+  pad_id_ = *pad;
+}
+
+Batch BatchBuilder::build(const std::vector<int64_t>& record_indices) const {
+  Batch batch;
+  std::vector<PendingSequence> pending;
+  for (int64_t index : record_indices) {
+    if (index < 0 || index >= static_cast<int64_t>(records_.size()))
+      throw_internal_error("batch builder: record index {} outside [0, {})", index,
+                           records_.size());
+    const Record& record = records_[static_cast<size_t>(index)];
+    try {
+      const int64_t sample = static_cast<int64_t>(batch.sample_keys.size());
+      batch.sample_keys.push_back(record.img_path);
+      batch.sample_records.push_back(index);
+      const auto path = (std::filesystem::path(options_.image_root) / record.img_path).string();
+      ProcessedImage processed = processor_.process(decode_image_file(path));
+      const int64_t image = static_cast<int64_t>(batch.images.size());
+      batch.images.push_back(BatchImage{std::move(processed.pixel_values),
+                                        std::move(processed.shape), processed.grid_thw});
+
+      auto add = [&](QuestionKind kind, int64_t element,
+                     const std::string& question) -> BatchSequence& {
+        const auto vqa = build_vqa_sequence(tokenizer_, options_.chat_template, question,
+                                            processed.num_image_tokens);
+        PendingSequence p;
+        p.sequence.sample = sample;
+        p.sequence.image = image;
+        p.sequence.kind = kind;
+        p.sequence.element = element;
+        p.ids = vqa.input_ids;
+        p.query_position = vqa.query_position;
+        pending.push_back(std::move(p));
+        return pending.back().sequence;
+      };
+      auto& overall = add(QuestionKind::kOverall, -1,
+                          fill_question(options_.overall_question, "prompt", record.prompt));
+      set_targets(overall, overall_labels_, record.annotator_scores, record.mos,
+                  options_.soft_targets);
+      if (options_.element_questions) {
+        for (size_t e = 0; e < record.elements.size(); ++e) {
+          const Element& element = record.elements[e];
+          auto& s = add(QuestionKind::kElement, static_cast<int64_t>(e),
+                        fill_question(options_.element_question, "element", element.name));
+          // Annotators' 0/1 labels are already label values of yes (1) / no (0).
+          set_targets(s, element_labels_, element.labels, element.mean, options_.soft_targets);
+        }
+      }
+    } catch (const UserError& e) {
+      throw UserError(
+          fmt::format("record {} (img_path \"{}\"): {}", index, record.img_path, e.what()));
+    } catch (const InternalError& e) {
+      throw InternalError(
+          fmt::format("record {} (img_path \"{}\"): {}", index, record.img_path, e.what()));
+    }
+  }
+  // Left padding: every row ends at seq_len - 1, so real tokens stay contiguous up to the query.
+  for (const auto& p : pending)
+    batch.seq_len = std::max<int64_t>(batch.seq_len, static_cast<int64_t>(p.ids.size()));
+  const auto rows = static_cast<size_t>(pending.size());
+  batch.input_ids.assign(rows * static_cast<size_t>(batch.seq_len), pad_id_);
+  batch.attention_mask.assign(rows * static_cast<size_t>(batch.seq_len), 0);
+  for (size_t r = 0; r < rows; ++r) {
+    auto& p = pending[r];
+    const int64_t pad = batch.seq_len - static_cast<int64_t>(p.ids.size());
+    const size_t row = r * static_cast<size_t>(batch.seq_len);
+    std::copy(p.ids.begin(), p.ids.end(),
+              batch.input_ids.begin() + static_cast<std::ptrdiff_t>(row + pad));
+    std::fill(batch.attention_mask.begin() + static_cast<std::ptrdiff_t>(row + pad),
+              batch.attention_mask.begin() + static_cast<std::ptrdiff_t>(row + batch.seq_len), 1);
+    p.sequence.query_position = p.query_position + pad;
+    batch.sequences.push_back(std::move(p.sequence));
+  }
+  return batch;
+}
+
+}  // namespace tokenfocus::data

@@ -1,0 +1,66 @@
+// Turns records into model-ready batches (data/batch.h): decode + process each sample's image
+// once, ask the overall question and one yes/no question per prompt element in the backbone's chat
+// template, left-pad the sequences and attach the targets.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/config/sections/prompt.h"
+#include "data/batch.h"
+#include "data/chat_template.h"
+#include "data/image_processor.h"
+#include "data/label_set.h"
+#include "data/records.h"
+#include "data/tokenizer.h"
+
+namespace tokenfocus::data {
+
+struct BatchBuilderOptions {
+  std::string image_root;  // img_path values are relative to it
+  ChatTemplateKind chat_template = ChatTemplateKind::kQwen2VL;
+  std::string overall_question = config::PromptConfig{}.overall_question;  // "{prompt}" placeholder
+  std::string element_question =
+      config::PromptConfig{}.element_question;  // "{element}" placeholder
+  bool element_questions = true;
+  bool soft_targets = true;
+};
+
+// Targets of one question over its label set S (values v_1..v_k):
+// - hard: one-hot at the label whose value is nearest to the target value (ties: the larger).
+// - soft, with annotators' values: their histogram after rounding each to the nearest label value.
+// - soft, with only a mean (ground-truth floats, element means): the mean split between the two
+//   labels that bracket it, so the distribution's expected value equals the mean; for yes/no that
+//   is (mean, 1 - mean).
+std::vector<float> target_distribution(const std::vector<double>& label_values,
+                                       const std::vector<double>& annotators, double mean,
+                                       bool soft);
+// Index of the label whose value is nearest to `value` (ties: the larger value).
+int64_t nearest_label(const std::vector<double>& label_values, double value);
+
+class BatchBuilder {
+ public:
+  // Keeps references to records, processor, tokenizer and label sets: they must outlive it.
+  // UserError when the tokenizer has no <|endoftext|> pad token.
+  BatchBuilder(const std::vector<Record>& records, const ImageProcessor& processor,
+               const Tokenizer& tokenizer, const LabelSet& overall_labels,
+               const LabelSet& element_labels, BatchBuilderOptions options);
+
+  // The batch of these record indices (thread-safe). An error while reading, decoding or tokenising
+  // a sample is re-thrown with "record <i> (img_path "...")" in front of its message.
+  Batch build(const std::vector<int64_t>& record_indices) const;
+
+  int64_t pad_id() const { return pad_id_; }
+
+ private:
+  const std::vector<Record>& records_;
+  const ImageProcessor& processor_;
+  const Tokenizer& tokenizer_;
+  const LabelSet& overall_labels_;
+  const LabelSet& element_labels_;
+  BatchBuilderOptions options_;
+  int64_t pad_id_ = 0;
+};
+
+}  // namespace tokenfocus::data

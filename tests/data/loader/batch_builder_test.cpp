@@ -1,0 +1,192 @@
+// Batch builder on the synthetic dataset with the real tokenizer, chat template, Qwen2-VL image
+// processor and label sets: sequences, left padding, query positions, shared images, targets, and
+// the loader producing the same batches with several workers.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <memory>
+
+#include "common/error.h"
+#include "data/batch_builder.h"
+#include "data/loader.h"
+#include "data/synthetic.h"
+
+namespace tokenfocus::data {
+namespace {
+
+namespace fs = std::filesystem;
+
+class BatchBuilderTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new fs::path(fs::temp_directory_path() / "tokenfocus_batch_builder");
+    fs::remove_all(*dir_);
+    SyntheticOptions options;
+    options.train_samples = 24;
+    options.test_samples = 6;
+    options.seed = 9;
+    write_synthetic_dataset(dir_->string(), options);
+  }
+  static void TearDownTestSuite() {
+    fs::remove_all(*dir_);
+    delete dir_;
+  }
+  void SetUp() override {
+    train_ = read_records((*dir_ / "train.json").string());
+    test_ = read_records((*dir_ / "test.json").string());
+    tokenizer_ =
+        std::make_unique<Tokenizer>(Tokenizer::from_file((*dir_ / "tokenizer.json").string()));
+    ImageProcessorSettings settings;
+    settings.model_type = "qwen2_vl";
+    processor_ = make_image_processor(settings);
+    const config::PromptConfig prompt;
+    overall_ =
+        resolve_label_set(*tokenizer_, prompt.overall_labels, false, "prompt.overall_labels");
+    element_ =
+        resolve_label_set(*tokenizer_, prompt.element_labels, false, "prompt.element_labels");
+    options_.image_root = dir_->string();
+  }
+  BatchBuilder builder(const std::vector<Record>& records) const {
+    return BatchBuilder(records, *processor_, *tokenizer_, overall_, element_, options_);
+  }
+
+  static fs::path* dir_;
+  std::vector<Record> train_, test_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  std::unique_ptr<ImageProcessor> processor_;
+  LabelSet overall_, element_;
+  BatchBuilderOptions options_;
+};
+fs::path* BatchBuilderTest::dir_ = nullptr;
+
+TEST_F(BatchBuilderTest, SequencesAreLeftPaddedWithQueryAtTheEnd) {
+  const auto b = builder(train_);
+  const std::vector<int64_t> indices{3, 0, 7};
+  const Batch batch = b.build(indices);
+  ASSERT_EQ(batch.sample_keys.size(), 3u);
+  ASSERT_EQ(batch.images.size(), 3u);
+  size_t expected_rows = 0;
+  for (auto i : indices) expected_rows += 1 + train_[i].elements.size();
+  ASSERT_EQ(batch.sequences.size(), expected_rows);
+  ASSERT_EQ(batch.input_ids.size(), expected_rows * batch.seq_len);
+  EXPECT_EQ(b.pad_id(), *tokenizer_->token_id("<|endoftext|>"));
+
+  size_t row = 0;
+  for (size_t s = 0; s < indices.size(); ++s) {
+    const Record& record = train_[indices[s]];
+    EXPECT_EQ(batch.sample_keys[s], record.img_path);
+    EXPECT_EQ(batch.sample_records[s], indices[s]);
+    const auto processed =
+        processor_->process(decode_image_file((*dir_ / record.img_path).string()));
+    EXPECT_EQ(batch.images[s].shape, processed.shape);
+    EXPECT_EQ(batch.images[s].pixel_values, processed.pixel_values);
+    EXPECT_EQ(batch.images[s].grid_thw, processed.grid_thw);
+    for (int64_t e = -1; e < static_cast<int64_t>(record.elements.size()); ++e, ++row) {
+      const BatchSequence& seq = batch.sequences[row];
+      EXPECT_EQ(seq.sample, static_cast<int64_t>(s));
+      EXPECT_EQ(seq.image, static_cast<int64_t>(s));
+      EXPECT_EQ(seq.element, e);
+      EXPECT_EQ(seq.kind, e < 0 ? QuestionKind::kOverall : QuestionKind::kElement);
+      const std::string question =
+          e < 0 ? fill_question(options_.overall_question, "prompt", record.prompt)
+                : fill_question(options_.element_question, "element", record.elements[e].name);
+      const auto vqa = build_vqa_sequence(*tokenizer_, ChatTemplateKind::kQwen2VL, question,
+                                          processed.num_image_tokens);
+      const int64_t pad = batch.seq_len - static_cast<int64_t>(vqa.input_ids.size());
+      ASSERT_GE(pad, 0);
+      EXPECT_EQ(seq.query_position, vqa.query_position + pad);
+      EXPECT_EQ(seq.query_position, batch.seq_len - 1) << "left padding puts every query last";
+      for (int64_t t = 0; t < batch.seq_len; ++t) {
+        const auto at = row * batch.seq_len + t;
+        EXPECT_EQ(batch.attention_mask[at], t >= pad ? 1 : 0);
+        EXPECT_EQ(batch.input_ids[at], t >= pad ? vqa.input_ids[t - pad] : b.pad_id());
+      }
+    }
+  }
+}
+
+TEST_F(BatchBuilderTest, TargetsFollowAnnotators) {
+  const Batch batch = builder(train_).build({5});
+  const Record& r = train_[5];
+  const BatchSequence& overall = batch.sequences[0];
+  EXPECT_EQ(overall.target_value, *r.mos);
+  std::vector<float> histogram(5, 0.0f);
+  for (double s : r.annotator_scores)
+    histogram[static_cast<size_t>(s) - 1] += 1.0f / r.annotator_scores.size();
+  EXPECT_EQ(overall.target_distribution, histogram);
+  EXPECT_EQ(overall.target_token,
+            overall_.token_ids[static_cast<size_t>(std::floor(*r.mos + 0.5)) - 1]);
+  for (size_t e = 0; e < r.elements.size(); ++e) {
+    const BatchSequence& s = batch.sequences[1 + e];
+    const double mean = *r.elements[e].mean;
+    EXPECT_NEAR(s.target_distribution[0], mean, 1e-6);  // yes
+    EXPECT_NEAR(s.target_distribution[1], 1 - mean, 1e-6);
+    EXPECT_EQ(s.target_token, mean >= 0.5 ? element_.token_ids[0] : element_.token_ids[1]);
+  }
+}
+
+TEST_F(BatchBuilderTest, TestRecordsHaveUnknownTargets) {
+  const Batch batch = builder(test_).build({0, 1});
+  for (const auto& s : batch.sequences) {
+    EXPECT_EQ(s.target_token, -1);
+    EXPECT_TRUE(s.target_distribution.empty());
+    EXPECT_TRUE(std::isnan(s.target_value));
+  }
+}
+
+TEST_F(BatchBuilderTest, ElementQuestionsCanBeTurnedOff) {
+  options_.element_questions = false;
+  const Batch batch = builder(train_).build({0, 1, 2});
+  EXPECT_EQ(batch.sequences.size(), 3u);
+}
+
+TEST_F(BatchBuilderTest, MissingImageNamesTheRecord) {
+  auto records = train_;
+  records[2].img_path = "images/train/missing.png";
+  const auto b = builder(records);
+  try {
+    b.build({0, 2});
+    FAIL();
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("record 2 (img_path \"images/train/missing.png\")"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST_F(BatchBuilderTest, LoaderMatchesSequentialBuilds) {
+  const auto b = builder(train_);
+  std::vector<std::vector<int64_t>> plan;
+  for (int64_t i = 0; i + 2 < 24; i += 3) plan.push_back({i, i + 2, i + 1});
+  BatchLoader loader([&](const std::vector<int64_t>& idx) { return b.build(idx); }, plan, 3, 2);
+  for (const auto& indices : plan) {
+    auto got = loader.next();
+    ASSERT_TRUE(got);
+    const Batch want = b.build(indices);
+    EXPECT_EQ(got->sample_keys, want.sample_keys);
+    EXPECT_EQ(got->input_ids, want.input_ids);
+    EXPECT_EQ(got->images.back().pixel_values, want.images.back().pixel_values);
+  }
+  EXPECT_FALSE(loader.next());
+}
+
+TEST(TargetDistribution, SoftHardAndMeanOnly) {
+  const std::vector<double> values{1, 2, 3, 4, 5};
+  EXPECT_EQ(target_distribution(values, {4, 3, 4}, 11.0 / 3, true),
+            (std::vector<float>{0, 0, 1.0f / 3, 2.0f / 3, 0}));
+  EXPECT_EQ(target_distribution(values, {4, 3, 4}, 11.0 / 3, false),
+            (std::vector<float>{0, 0, 0, 1, 0}));
+  const auto mean_only = target_distribution(values, {}, 3.25, true);  // ground-truth float
+  EXPECT_NEAR(mean_only[2], 0.75, 1e-6);
+  EXPECT_NEAR(mean_only[3], 0.25, 1e-6);
+  EXPECT_EQ(target_distribution(values, {}, 5.0, true), (std::vector<float>{0, 0, 0, 0, 1}));
+  EXPECT_EQ(nearest_label(values, 3.5), 3) << "ties round up, like round(MOS)";
+  EXPECT_EQ(nearest_label({1, 0}, 0.5), 0) << "yes at 0.5, as the challenge binarises at >= 0.5";
+  const auto yes_no = target_distribution({1, 0}, {}, 0.6667, true);
+  EXPECT_NEAR(yes_no[0], 0.6667, 1e-6);
+  EXPECT_NEAR(yes_no[1], 0.3333, 1e-6);
+}
+
+}  // namespace
+}  // namespace tokenfocus::data
