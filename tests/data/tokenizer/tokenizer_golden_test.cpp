@@ -9,6 +9,7 @@
 
 #include "data/tokenizer.h"
 #include "data/tokenizer_unicode.h"
+#include "golden_tokenizer.h"
 
 namespace tokenfocus::data {
 namespace {
@@ -33,9 +34,7 @@ std::vector<GoldenCase> load_cases() {
 }
 
 const Tokenizer& qwen() {
-  static const Tokenizer tokenizer =
-      Tokenizer::from_file(std::string(kGoldenDir) + "/tokenizer.json");
-  return tokenizer;
+  return testing::qwen_tokenizer();
 }
 
 std::string show(const std::vector<int64_t>& ids) {
