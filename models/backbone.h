@@ -1,0 +1,62 @@
+// The interface every vision-language backbone implements, and the tensors it takes. Trainer and
+// losses code against this header only; architectures live one per file and are built by
+// models/registry.h from config.json's model_type.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+namespace tokenfocus::models {
+
+struct ModelInputs {
+  torch::Tensor input_ids;       // [B,S] int64, left-padded
+  torch::Tensor attention_mask;  // [B,S] int64, 1 = real token
+  // Qwen family: [P, C·T·patch²] float32 patches and [n_img,3] int64 (t,h,w) in patches, rows in
+  // image order. Undefined for a text-only batch.
+  torch::Tensor pixel_values, image_grid_thw;
+  // [B] int64: which image sequence b shows (-1 = none). Lets several sequences (the questions
+  // about one sample) share one image: the vision tower runs once per image. Undefined = Hugging
+  // Face's convention: the image-pad blocks of the batch take the images in order.
+  torch::Tensor image_of_sequence;
+};
+
+struct FullForwardOutputs {
+  torch::Tensor logits;        // [B,S,V]
+  torch::Tensor image_embeds;  // [N,H] merger output in image order (undefined without images)
+  torch::Tensor position_ids;  // [3,B,S] M-RoPE ids
+  torch::Tensor rope_deltas;   // [B,1]
+  // Hugging Face's output_hidden_states: [0] = input embeddings after the image scatter,
+  // [l] = output of layer l-1, [L] = final-norm output.
+  std::vector<torch::Tensor> hidden_states;
+};
+
+class Backbone : public torch::nn::Module {
+ public:
+  // Every position's logits: parity checks and `debug forward`.
+  virtual FullForwardOutputs forward_full(const ModelInputs& inputs) = 0;
+  // Final-norm hidden states only at `positions` ([Q,2] int64 rows of (sequence, position)):
+  // [Q,H]. Never applies the LM head and stops the decoder at the last queried position.
+  virtual torch::Tensor hidden_at(const ModelInputs& inputs, const torch::Tensor& positions) = 0;
+  // [V,H]: the LM head (or the tied input embedding).
+  virtual torch::Tensor lm_head_weight() = 0;
+  // hidden · W[rows]ᵀ: logits over the given vocabulary rows only (all rows if `rows` undefined).
+  torch::Tensor focus_logits(const torch::Tensor& hidden, const torch::Tensor& rows = {});
+  virtual std::string model_type() const = 0;
+  // Recompute each decoder / vision block in backward instead of keeping its activations.
+  virtual void set_gradient_checkpointing(bool enabled) = 0;
+  // Vision tower frozen (no gradients); the merger (projector into the LLM) stays trainable.
+  virtual void freeze_vision(bool frozen) = 0;
+};
+
+// Runs `block(input)` without keeping its activations; backward re-runs it with grad enabled and
+// returns the gradients of `input` and of every parameter in `parameters` that requires grad (the
+// parameters are inputs of the autograd node, so gradients flow even when `input` needs none, as
+// with LoRA on a frozen embedding). `block` must be deterministic (no active dropout).
+torch::Tensor run_checkpointed(const std::function<torch::Tensor(const torch::Tensor&)>& block,
+                               const torch::Tensor& input,
+                               const std::vector<torch::Tensor>& parameters);
+
+}  // namespace tokenfocus::models

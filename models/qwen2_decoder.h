@@ -1,0 +1,113 @@
+// The Qwen2 text decoder as Qwen2-VL / Qwen2.5-VL use it (Hugging Face `model.*`): token embedding,
+// layers of GQA self-attention with multimodal rotary embedding (M-RoPE) and a SwiGLU MLP, both
+// behind RMSNorm, and a final RMSNorm. Also the RMSNorm and the explicit attention kernel the
+// vision towers share.
+#pragma once
+
+#include <utility>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "models/hf_config.h"
+#include "models/linear.h"
+
+namespace tokenfocus::models {
+
+// Qwen2RMSNorm: weight · x / sqrt(mean(x²) + eps), computed in float32.
+class RmsNormImpl : public torch::nn::Module {
+ public:
+  RmsNormImpl(int64_t dim, double eps);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::Tensor weight;
+
+ private:
+  double eps_;
+};
+TORCH_MODULE(RmsNorm);
+
+// [..., d] -> [-x2, x1] with x1, x2 the halves of the last dimension.
+torch::Tensor rotate_half(const torch::Tensor& x);
+
+// softmax(q·kᵀ/√d + mask) · v with q [N,h,Sq,d], k/v [N,h,Sk,d]; `additive_mask` broadcastable to
+// [N,h,Sq,Sk] (0 = attend, the dtype's lowest value = masked), or undefined. Softmax in float32.
+// On torch ≥ 2 this is scaled_dot_product_attention.
+torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                        const torch::Tensor& additive_mask);
+
+// cos/sin [B,S,head_dim] for M-RoPE position ids [3,B,S]: each frequency band takes the temporal,
+// height or width id as `mrope_section` assigns (Hugging Face's apply_multimodal_rotary_pos_emb).
+std::pair<torch::Tensor, torch::Tensor> mrope_cos_sin(const torch::Tensor& position_ids,
+                                                      int64_t head_dim, double theta,
+                                                      const std::vector<int64_t>& mrope_section,
+                                                      torch::ScalarType dtype);
+
+// [B,1,S,S] additive mask: causal, and keys with attention_mask == 0 masked. Rows of padded
+// queries are fully masked (uniform softmax, finite), as in Hugging Face's eager path.
+torch::Tensor causal_padding_mask(const torch::Tensor& attention_mask, torch::ScalarType dtype);
+
+class Qwen2AttentionImpl : public torch::nn::Module {
+ public:
+  explicit Qwen2AttentionImpl(const HfModelConfig& config);
+  // x [B,S,H]; cos/sin [B,S,d]; mask [B,1,S,S]. `query_index` (optional, [Q,2] rows of
+  // (sequence, position)) computes queries and outputs only there: [Q,H].
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                        const torch::Tensor& mask, const torch::Tensor& query_index = {});
+  Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+
+ private:
+  int64_t heads_, kv_heads_, head_dim_;
+};
+TORCH_MODULE(Qwen2Attention);
+
+// down_proj(silu(gate_proj(x)) · up_proj(x)); `with_bias` for the Qwen2.5-VL vision MLP.
+class SwiGluMlpImpl : public torch::nn::Module {
+ public:
+  SwiGluMlpImpl(int64_t hidden, int64_t intermediate, bool with_bias);
+  torch::Tensor forward(const torch::Tensor& x);
+  Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+};
+TORCH_MODULE(SwiGluMlp);
+
+class Qwen2DecoderLayerImpl : public torch::nn::Module {
+ public:
+  explicit Qwen2DecoderLayerImpl(const HfModelConfig& config);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                        const torch::Tensor& mask, const torch::Tensor& query_index = {});
+  Qwen2Attention self_attn{nullptr};
+  SwiGluMlp mlp{nullptr};
+  RmsNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
+};
+TORCH_MODULE(Qwen2DecoderLayer);
+
+// Hugging Face's Qwen2VLModel / Qwen2_5_VLModel (the `model.` prefix).
+class Qwen2DecoderImpl : public torch::nn::Module {
+ public:
+  explicit Qwen2DecoderImpl(const HfModelConfig& config);
+
+  // embeds [B,S,H] (image embeddings already scattered), position_ids [3,B,S], attention_mask
+  // [B,S]. Returns the final-norm hidden states [B,S,H]; with `all_hidden` every layer's input as
+  // well (Hugging Face's output_hidden_states layout).
+  torch::Tensor forward(const torch::Tensor& embeds, const torch::Tensor& position_ids,
+                        const torch::Tensor& attention_mask,
+                        std::vector<torch::Tensor>* all_hidden = nullptr);
+  // Final-norm hidden states only at `query_index` ([Q,2] (sequence, position)): [Q,H]. The last
+  // layer computes attention queries, MLP and norm only there.
+  torch::Tensor forward_at(const torch::Tensor& embeds, const torch::Tensor& position_ids,
+                           const torch::Tensor& attention_mask, const torch::Tensor& query_index);
+
+  void set_gradient_checkpointing(bool enabled) { checkpointing_ = enabled; }
+
+  torch::nn::Embedding embed_tokens{nullptr};
+  torch::nn::ModuleList layers{nullptr};
+  RmsNorm norm{nullptr};
+
+ private:
+  torch::Tensor run_layer(size_t index, const torch::Tensor& x, const torch::Tensor& cos,
+                          const torch::Tensor& sin, const torch::Tensor& mask);
+  HfModelConfig config_;
+  bool checkpointing_ = false;
+};
+TORCH_MODULE(Qwen2Decoder);
+
+}  // namespace tokenfocus::models
