@@ -1,0 +1,147 @@
+#include "models/state_dict.h"
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "models/safetensors.h"
+
+namespace tokenfocus::models {
+namespace {
+
+bool matches_any(const std::string& name, const std::vector<std::string>& patterns) {
+  for (const auto& pattern : patterns) {
+    if (name == pattern) return true;
+    if (name.size() > pattern.size() &&
+        name.compare(name.size() - pattern.size(), pattern.size(), pattern) == 0 &&
+        name[name.size() - pattern.size() - 1] == '.')
+      return true;
+  }
+  return false;
+}
+
+std::string shape_string(c10::IntArrayRef sizes) {
+  std::string text = "[";
+  for (std::size_t i = 0; i < sizes.size(); ++i) text += (i ? ", " : "") + std::to_string(sizes[i]);
+  return text + "]";
+}
+
+// "  missing (3): a, b, c" — at most `kShown` names, then a count, so huge mismatches stay
+// readable.
+void append_list(std::string& message, const char* title, const std::vector<std::string>& names) {
+  constexpr std::size_t kShown = 40;
+  if (names.empty()) return;
+  message += fmt::format("\n  {} ({}):", title, names.size());
+  for (std::size_t i = 0; i < names.size() && i < kShown; ++i) message += "\n    " + names[i];
+  if (names.size() > kShown) message += fmt::format("\n    ... and {} more", names.size() - kShown);
+}
+
+}  // namespace
+
+void load_state_dict_strict(torch::nn::Module& module,
+                            const std::map<std::string, torch::Tensor>& tensors,
+                            const std::string& source_name, const StrictLoadOptions& options) {
+  std::map<std::string, torch::Tensor> targets;
+  for (const auto& item : module.named_parameters(/*recurse=*/true))
+    targets.emplace(item.key(), item.value());
+  for (const auto& item : module.named_buffers(/*recurse=*/true))
+    targets.emplace(item.key(), item.value());
+
+  std::vector<std::string> missing, unexpected, mismatched;
+  for (const auto& [name, target] : targets) {
+    const auto found = tensors.find(name);
+    if (found == tensors.end()) {
+      if (!matches_any(name, options.allow_missing)) missing.push_back(name);
+      continue;
+    }
+    const torch::Tensor& source = found->second;
+    if (source.sizes() != target.sizes()) {
+      mismatched.push_back(fmt::format("{}: checkpoint {} vs model {}", name,
+                                       shape_string(source.sizes()), shape_string(target.sizes())));
+    } else if (source.scalar_type() != target.scalar_type() &&
+               !(torch::isFloatingType(source.scalar_type()) &&
+                 torch::isFloatingType(target.scalar_type()))) {
+      mismatched.push_back(fmt::format("{}: checkpoint dtype {} vs model {}", name,
+                                       c10::toString(source.scalar_type()),
+                                       c10::toString(target.scalar_type())));
+    }
+  }
+  for (const auto& [name, tensor] : tensors) {
+    if (!targets.count(name) && !matches_any(name, options.allow_unexpected))
+      unexpected.push_back(name);
+  }
+  if (!missing.empty() || !unexpected.empty() || !mismatched.empty()) {
+    std::string message = fmt::format("{}: the checkpoint does not match the model", source_name);
+    append_list(message, "missing from the checkpoint", missing);
+    append_list(message, "unexpected in the checkpoint", unexpected);
+    append_list(message, "mismatched", mismatched);
+    throw UserError(message);
+  }
+
+  torch::NoGradGuard no_grad;
+  for (auto& [name, target] : targets) {
+    const auto found = tensors.find(name);
+    if (found != tensors.end()) target.copy_(found->second);  // copy_ converts dtype and device
+  }
+}
+
+std::map<std::string, torch::Tensor> load_checkpoint_dir(const std::string& model_dir) {
+  namespace fs = std::filesystem;
+  const fs::path dir(model_dir);
+  const fs::path single = dir / "model.safetensors";
+  const fs::path index_path = dir / "model.safetensors.index.json";
+  if (fs::exists(single)) return load_safetensors(single.string());
+  if (!fs::exists(index_path))
+    throw_user_error("{}: no model.safetensors or model.safetensors.index.json in this folder",
+                     model_dir);
+
+  std::ifstream stream(index_path);
+  if (!stream) throw_user_error("{}: cannot read", index_path.string());
+  nlohmann::json index;
+  try {
+    index = nlohmann::json::parse(stream);
+  } catch (const nlohmann::json::exception& e) {
+    throw_user_error("{}: not valid JSON ({})", index_path.string(), e.what());
+  }
+  if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
+    throw_user_error("{}: expected an object with a \"weight_map\" object", index_path.string());
+
+  std::map<std::string, std::set<std::string>> names_by_shard;
+  for (const auto& item : index["weight_map"].items()) {
+    if (!item.value().is_string())
+      throw_user_error("{}: weight_map[\"{}\"] is not a file name", index_path.string(),
+                       item.key());
+    const std::string shard = item.value().get<std::string>();
+    if (shard.empty() || fs::path(shard).has_parent_path())
+      throw_user_error("{}: weight_map[\"{}\"] = \"{}\" is not a file in this folder",
+                       index_path.string(), item.key(), shard);
+    names_by_shard[shard].insert(item.key());
+  }
+
+  std::map<std::string, torch::Tensor> tensors;
+  for (const auto& [shard, listed] : names_by_shard) {
+    const fs::path shard_path = dir / shard;
+    if (!fs::exists(shard_path))
+      throw_user_error("{}: shard {} is listed but missing", index_path.string(),
+                       shard_path.string());
+    const SafetensorsFile file = SafetensorsFile::open(shard_path.string());
+    for (const auto& name : listed) {
+      if (!file.contains(name))
+        throw_user_error("{}: tensor \"{}\" is listed in {} but absent", shard_path.string(), name,
+                         index_path.filename().string());
+    }
+    for (const auto& name : file.names()) {
+      if (!listed.count(name))
+        throw_user_error("{}: tensor \"{}\" is not listed for this shard in {}",
+                         shard_path.string(), name, index_path.filename().string());
+      tensors.emplace(name, file.get(name));
+    }
+  }
+  return tensors;
+}
+
+}  // namespace tokenfocus::models

@@ -1,0 +1,37 @@
+// Loading a module's parameters and buffers from named tensors, strictly: every name of the module
+// must be supplied with the right shape, and nothing else may be supplied — otherwise ONE error
+// lists every missing, unexpected and mis-shaped name, so a user converting a checkpoint sees all
+// problems at once.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+namespace tokenfocus::models {
+
+struct StrictLoadOptions {
+  // Module names allowed to be absent from the tensors (e.g. "lm_head.weight" when tied), matched
+  // exactly or as a suffix after a '.' ("inv_freq" matches "model.rotary_emb.inv_freq").
+  std::vector<std::string> allow_missing;
+  // Tensor names allowed in the file without a module counterpart (same matching).
+  std::vector<std::string> allow_unexpected;
+};
+
+// Copies the tensors into the module's parameters and buffers (named as named_parameters() /
+// named_buffers() name them). Floating tensors are converted to the parameter's dtype (bf16, fp16,
+// fp32, fp64 in any direction); integer and bool tensors must match exactly. `source_name` names
+// the checkpoint in errors. Nothing is modified unless everything matches.
+void load_state_dict_strict(torch::nn::Module& module,
+                            const std::map<std::string, torch::Tensor>& tensors,
+                            const std::string& source_name, const StrictLoadOptions& options = {});
+
+// The tensors of a Hugging Face model folder: `model.safetensors`, or the shards listed by
+// `model.safetensors.index.json` ("weight_map": tensor -> shard file). Zero-copy; UserError naming
+// the folder or file when neither exists, a shard is missing, a listed tensor is absent from its
+// shard, a shard holds unlisted tensors, or a tensor appears twice.
+std::map<std::string, torch::Tensor> load_checkpoint_dir(const std::string& model_dir);
+
+}  // namespace tokenfocus::models
