@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "common/error.h"
+#include "ensemble/submission_reader.h"
 
 namespace tokenfocus::ensemble {
 
@@ -18,6 +19,7 @@ EvaluationSet evaluation_set_from_records(std::vector<data::Record> records,
   for (const auto& r : records) {
     if (!r.mos) throw_user_error("{}: record '{}' has no total_score", source, r.img_path);
     set.keys.push_back(r.img_path);
+    set.prompts.push_back(r.prompt);
     set.score.push_back(*r.mos);
     for (const auto& e : r.elements) {
       if (!e.mean) {
@@ -89,7 +91,7 @@ Metrics evaluate_files(const std::string& submission_path, const std::string& tr
   const auto truth = evaluation_set_from_records(data::read_records(truth_path), truth_path);
   if (truth.size() < 2) throw_user_error("{}: need at least 2 records to score", truth_path);
   const auto prediction =
-      align_submission(truth, data::read_records(submission_path), submission_path);
+      align_submission(truth, read_submission(submission_path), submission_path);
   return evaluate(truth, prediction, direction);
 }
 

@@ -11,7 +11,8 @@
 namespace tokenfocus::ensemble {
 
 struct EvaluationSet {
-  std::vector<std::string> keys;          // img_path, sorted ascending
+  std::vector<std::string> keys;  // img_path, sorted ascending
+  std::vector<std::string> prompts;
   std::vector<double> score;              // ground-truth MOS per record
   std::vector<size_t> element_offsets;    // record i owns elements [offsets[i], offsets[i+1])
   std::vector<std::string> element_keys;  // verbatim "red (color)"

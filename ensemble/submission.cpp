@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "ensemble/atomic_file.h"
+#include "ensemble/submission_reader.h"
 
 namespace tokenfocus::ensemble {
 
@@ -44,8 +45,8 @@ std::string submission_json(const std::vector<data::Record>& records,
 }
 
 void validate_submission(const std::string& path, const std::vector<data::Record>& test_records) {
-  // Read back with the same reader as any ground-truth file: proves the layout round-trips.
-  const auto written = data::read_records(path);
+  // Read back with the submission reader: proves the layout round-trips.
+  const auto written = read_submission(path);
   std::unordered_map<std::string, const data::Record*> by_path;
   for (const auto& r : written) by_path.emplace(r.img_path, &r);
   if (written.size() != test_records.size()) {

@@ -7,6 +7,7 @@ EvaluationSet subset(const EvaluationSet& set, const std::vector<size_t>& rows) 
   out.element_offsets.push_back(0);
   for (size_t r : rows) {
     out.keys.push_back(set.keys[r]);
+    out.prompts.push_back(set.prompts[r]);
     out.score.push_back(set.score[r]);
     for (size_t e = set.element_offsets[r]; e < set.element_offsets[r + 1]; ++e) {
       out.element_keys.push_back(set.element_keys[e]);
