@@ -5,7 +5,11 @@
 // Pillow and numpy release the GIL in decode, resize and array maths). Best of 3 rounds.
 //
 //   bench_image_pipeline [--files N] [--size S] [--threads 1,2]
+//
+// Then a per-stage breakdown on one thread (decode, resize, normalise + patchify), ratio = Pillow
+// time / our time.
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -21,6 +25,7 @@
 
 #include "data/image.h"
 #include "data/image_processor.h"
+#include "data/resize.h"
 
 namespace {
 
@@ -48,14 +53,28 @@ threads, out_h, out_w = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 files = sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.startswith('img'))
 mean = np.array([0.48145466, 0.4578275, 0.40821073], dtype=np.float32)
 std = np.array([0.26862954, 0.26130258, 0.27577711], dtype=np.float32)
-def one(path):
-    im = Image.open(path).convert('RGB').resize((out_w, out_h), Image.BICUBIC)
+def normalise_patchify(im):
     a = (np.asarray(im).astype(np.float64) * (1 / 255)).astype(np.float32)
     a = (a - mean) / std
     a = np.stack([a.transpose(2, 0, 1)] * 2)  # temporal pair, then HF's patch layout
     gh, gw = out_h // 14, out_w // 14
     p = a.reshape(1, 2, 3, gh // 2, 2, 14, gw // 2, 2, 14).transpose(0, 3, 6, 4, 7, 2, 1, 5, 8)
     return np.ascontiguousarray(p.reshape(gh * gw, 1176)).shape[0]
+def one(path):
+    return normalise_patchify(Image.open(path).convert('RGB').resize((out_w, out_h), Image.BICUBIC))
+if threads == 0:  # per-stage seconds over all files, one thread: decode, resize, normalise+patchify
+    best = [1e30] * 3
+    for _ in range(3):
+        t = [0.0] * 3
+        for path in files:
+            t0 = time.perf_counter(); im = Image.open(path).convert('RGB')
+            t1 = time.perf_counter(); im = im.resize((out_w, out_h), Image.BICUBIC)
+            t2 = time.perf_counter(); normalise_patchify(im)
+            t3 = time.perf_counter()
+            t = [t[0] + t1 - t0, t[1] + t2 - t1, t[2] + t3 - t2]
+        best = [min(b, x) for b, x in zip(best, t)]
+    print(' '.join(f'{b:.6f}' for b in best))
+    sys.exit(0)
 best = 1e30
 for _ in range(3):
     t0 = time.perf_counter()
@@ -96,6 +115,36 @@ double time_ours(const std::vector<std::string>& files, int threads,
     for (auto& thread : pool) thread.join();
     best = std::min(
         best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  return best;
+}
+
+// Seconds spent per stage over all files on one thread (best of 3): decode, resize, the rest.
+std::array<double, 3> time_ours_stages(const std::vector<std::string>& files, int64_t out_w,
+                                       int64_t out_h,
+                                       const tokenfocus::data::ImageProcessor& processor) {
+  using clock = std::chrono::steady_clock;
+  auto seconds = [](clock::time_point a, clock::time_point b) {
+    return std::chrono::duration<double>(b - a).count();
+  };
+  std::array<double, 3> best{1e30, 1e30, 1e30};
+  for (int round = 0; round < 3; ++round) {
+    std::array<double, 3> t{0, 0, 0};
+    for (const std::string& file : files) {
+      const auto t0 = clock::now();
+      const auto image = tokenfocus::data::decode_image_file(file);
+      const auto t1 = clock::now();
+      const auto resized = tokenfocus::data::resize_bicubic(image, out_w, out_h);
+      const auto t2 = clock::now();
+      // The processor on an image already at its target size only normalises and patchifies.
+      const auto out = processor.process(resized);
+      const auto t3 = clock::now();
+      if (out.pixel_values.empty()) std::abort();
+      t[0] += seconds(t0, t1);
+      t[1] += seconds(t1, t2);
+      t[2] += seconds(t2, t3);
+    }
+    for (int k = 0; k < 3; ++k) best[k] = std::min(best[k], t[k]);
   }
   return best;
 }
@@ -154,6 +203,18 @@ int main(int argc, char** argv) {
     const double ours_rate = files.size() / ours, pillow_rate = files.size() / pillow;
     std::printf("%8d %14.2f %14.2f %7.2fx\n", threads, ours_rate, pillow_rate,
                 ours_rate / pillow_rate);
+  }
+  const std::array<double, 3> ours = time_ours_stages(files, out_w, out_h, *processor);
+  std::stringstream peer(run(python + "time " + folder.string() + " 0 " + std::to_string(out_h) +
+                             " " + std::to_string(out_w)));
+  std::array<double, 3> pillow{};
+  peer >> pillow[0] >> pillow[1] >> pillow[2];
+  const char* stages[3] = {"decode", "resize", "normalise+patchify"};
+  std::printf("\nper stage, 1 thread, ms per image:\n%20s %10s %10s %8s\n", "stage", "ours",
+              "Pillow", "ratio");
+  for (int k = 0; k < 3; ++k) {
+    std::printf("%20s %10.2f %10.2f %7.2fx\n", stages[k], 1e3 * ours[k] / files.size(),
+                1e3 * pillow[k] / files.size(), pillow[k] / ours[k]);
   }
   fs::remove_all(folder);
   return 0;
