@@ -53,34 +53,43 @@ InternVLImageProcessor::InternVLImageProcessor(const ImageProcessorSettings& set
   }
 }
 
-ProcessedImage InternVLImageProcessor::process(const RgbImage& image) const {
+std::vector<RgbImage> InternVLImageProcessor::tiles(const RgbImage& image) const {
   const int64_t size = settings_.image_size;
   const auto [cols, rows] = internvl_closest_grid(image.width, image.height, size,
                                                   settings_.min_tiles, settings_.max_tiles);
   const RgbImage resized = resize_bicubic(image, size * cols, size * rows);
-  const bool thumbnail = settings_.use_thumbnail && cols * rows != 1;
-  RgbImage thumb;
-  if (thumbnail) thumb = resize_bicubic(image, size, size);
-  const int64_t tiles = cols * rows + (thumbnail ? 1 : 0);
+  std::vector<RgbImage> out;
+  for (int64_t k = 0; k < cols * rows; ++k) {
+    const int64_t x0 = (k % cols) * size, y0 = (k / cols) * size;
+    RgbImage tile;
+    tile.width = tile.height = size;
+    tile.pixels.resize(static_cast<size_t>(size * size * 3));
+    for (int64_t y = 0; y < size; ++y) {
+      std::copy_n(resized.row(y0 + y) + x0 * 3, size * 3, tile.row(y));
+    }
+    out.push_back(std::move(tile));
+  }
+  if (settings_.use_thumbnail && cols * rows != 1) out.push_back(resize_bicubic(image, size, size));
+  return out;
+}
 
+ProcessedImage InternVLImageProcessor::process(const RgbImage& image) const {
+  const int64_t size = settings_.image_size;
+  const std::vector<RgbImage> tiles = this->tiles(image);
+  const int64_t count = static_cast<int64_t>(tiles.size());
   ProcessedImage out;
-  out.shape = {tiles, 3, size, size};
-  out.num_image_tokens = tiles * settings_.num_image_token_per_tile;
-  out.pixel_values.resize(static_cast<size_t>(tiles * 3 * size * size));
-  // Writes the S x S block at (x0, y0) of `source` as tile `tile`, channels first.
-  auto write_tile = [&](const RgbImage& source, int64_t x0, int64_t y0, int64_t tile) {
+  out.shape = {count, 3, size, size};
+  out.num_image_tokens = count * settings_.num_image_token_per_tile;
+  out.pixel_values.resize(static_cast<size_t>(count * 3 * size * size));
+  float* dst = out.pixel_values.data();
+  for (const RgbImage& tile : tiles) {
     for (int c = 0; c < 3; ++c) {
       const std::array<float, 256>& lut = lookup_[c];
-      float* dst = out.pixel_values.data() + (tile * 3 + c) * size * size;
-      for (int64_t y = 0; y < size; ++y) {
-        const uint8_t* src = source.row(y0 + y) + x0 * 3 + c;
-        for (int64_t x = 0; x < size; ++x) *dst++ = lut[src[x * 3]];
+      for (size_t i = static_cast<size_t>(c); i < tile.pixels.size(); i += 3) {
+        *dst++ = lut[tile.pixels[i]];
       }
     }
-  };
-  for (int64_t k = 0; k < cols * rows; ++k)
-    write_tile(resized, (k % cols) * size, (k / cols) * size, k);
-  if (thumbnail) write_tile(thumb, 0, 0, tiles - 1);
+  }
   return out;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <utility>
+#include <vector>
 
 #include "data/image_processor.h"
 
@@ -21,6 +22,8 @@ class InternVLImageProcessor : public ImageProcessor {
   // thumbnail of the original when there is more than one tile; per tile (x / 255 - mean) / std
   // in float. Shape [tiles, 3, S, S]; num_image_tokens = tiles * num_image_token_per_tile.
   ProcessedImage process(const RgbImage& image) const override;
+  // The uint8 tiles before normalisation (crops row-major, thumbnail last): what Pillow produced.
+  std::vector<RgbImage> tiles(const RgbImage& image) const;
 
  private:
   ImageProcessorSettings settings_;
