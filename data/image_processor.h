@@ -25,6 +25,7 @@ class ImageProcessor {
  public:
   virtual ~ImageProcessor() = default;
   // Throws UserError when the image cannot be processed (e.g. too small or too elongated).
+  // const and stateless: one processor can be shared by all loader threads.
   virtual ProcessedImage process(const RgbImage& image) const = 0;
 };
 

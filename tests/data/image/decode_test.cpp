@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <random>
 
 #include "common/error.h"
 #include "data/image.h"
@@ -220,6 +221,35 @@ TEST_F(ImageDecode, CorruptFiles) {
   write_bytes(bad_jpg, jpg);
   const std::string message = user_error_of(bad_jpg);
   EXPECT_EQ(message.rfind(bad_jpg + ": corrupt JPEG file (", 0), 0u) << message;
+}
+
+// Damaged files of every format either decode or raise UserError naming the file: never a crash,
+// a hang or another exception type.
+TEST_F(ImageDecode, DamagedFilesNeverCrash) {
+  std::mt19937 rng(11);
+  for (const char* name : {"rgb.png", "interlaced_rgb.png", "palette_trns.png", "rgb.jpg",
+                           "progressive.jpg", "cmyk.jpg", "lossy.webp", "lossless_rgba.webp"}) {
+    const std::vector<char> original = read_bytes(dir_->file(name));
+    for (int trial = 0; trial < 40; ++trial) {
+      std::vector<char> bytes = original;
+      if (trial % 2 == 0) {
+        bytes.resize(std::uniform_int_distribution<size_t>(1, bytes.size() - 1)(rng));
+      } else {
+        for (int k = 0; k < 4; ++k) {
+          bytes[std::uniform_int_distribution<size_t>(0, bytes.size() - 1)(rng)] ^=
+              static_cast<char>(1 + rng() % 255);
+        }
+      }
+      const std::string label = std::string(name) + " trial " + std::to_string(trial);
+      try {
+        const RgbImage image =
+            decode_image_bytes(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), label);
+        EXPECT_EQ(image.pixels.size(), static_cast<size_t>(image.width * image.height * 3));
+      } catch (const UserError& e) {
+        EXPECT_EQ(std::string(e.what()).rfind(label + ": ", 0), 0u) << e.what();
+      }
+    }
+  }
 }
 
 TEST_F(ImageDecode, WritePngRoundTripsThroughPillow) {
