@@ -13,14 +13,27 @@ torch::Tensor label_distribution(const torch::Tensor& hidden, const torch::Tenso
   if (!sum_variants || !head.has_variants())
     return label_log_distribution(label_logits(hidden, lm_head_weight, head.token_ids), temperature)
         .exp();
-  // Each label's log-mass is the log-sum-exp over its own id and its variants.
-  std::vector<torch::Tensor> group_log_mass;
+  // Each label's log-mass is the log-sum-exp over its own id and its variants. The logits are
+  // shifted by their row maximum FIRST: group log-masses then stay O(1), where float32 would round
+  // (1e4 + log 2) to 2^-10.
+  std::vector<torch::Tensor> ids{head.token_ids};
+  std::vector<int64_t> group_sizes;
   for (int64_t i = 0; i < head.size(); ++i) {
-    auto ids = head.token_ids.narrow(0, i, 1);
-    if (head.variants[i].defined() && head.variants[i].numel() > 0)
-      ids = torch::cat({ids, head.variants[i].to(ids.device())});
-    const auto z = label_logits(hidden, lm_head_weight, ids) / temperature;
-    group_log_mass.push_back(torch::logsumexp(z, /*dim=*/1));
+    const bool any = head.variants[i].defined() && head.variants[i].numel() > 0;
+    if (any) ids.push_back(head.variants[i].to(head.token_ids.device()));
+    group_sizes.push_back(1 + (any ? head.variants[i].numel() : 0));
+  }
+  auto z = label_logits(hidden, lm_head_weight, torch::cat(ids)) / temperature;
+  z = z - std::get<0>(z.detach().max(/*dim=*/1, /*keepdim=*/true));
+  std::vector<torch::Tensor> group_log_mass;
+  int64_t variant_column = head.size();
+  for (int64_t i = 0; i < head.size(); ++i) {
+    auto columns = z.narrow(1, i, 1);
+    if (group_sizes[i] > 1) {
+      columns = torch::cat({columns, z.narrow(1, variant_column, group_sizes[i] - 1)}, 1);
+      variant_column += group_sizes[i] - 1;
+    }
+    group_log_mass.push_back(torch::logsumexp(columns, /*dim=*/1));
   }
   return torch::softmax(torch::stack(group_log_mass, 1), /*dim=*/1);
 }
