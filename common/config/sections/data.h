@@ -22,11 +22,15 @@ struct SyntheticDataConfig {
   int64_t train_samples = 0;  // > 0: `make demo` generates this many training images first
   int64_t test_samples = 0;
   int64_t seed = 0;
+  int64_t image_size = 56;        // square images; 56 px = 2x2 merged Qwen2-VL tokens
+  int64_t images_per_prompt = 4;  // several "generators" per prompt, as in EvalMuse
   template <class V>
   void describe(V& v) {
     v("train_samples", train_samples, at_least(0));
     v("test_samples", test_samples, at_least(0));
     v("seed", seed, at_least(0));
+    v("image_size", image_size, in_range(28, 1024));
+    v("images_per_prompt", images_per_prompt, at_least(1));
   }
 };
 

@@ -1,5 +1,6 @@
 // Folds: grouped by prompt, disjoint, covering, stratified by MOS, deterministic, reused on resume.
 #include <gtest/gtest.h>
+#include <unistd.h>  // getpid: ctest runs tests in parallel processes; each gets its own folder
 
 #include <algorithm>
 #include <cmath>
@@ -119,7 +120,8 @@ TEST(Folds, PinnedAssignmentIsPortable) {
 }
 
 TEST(Folds, WrittenAndReusedOnResume) {
-  const auto dir = std::filesystem::temp_directory_path() / "tokenfocus_folds_run";
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("tokenfocus_folds_run_" + std::to_string(getpid()));
   std::filesystem::remove_all(dir);
   const auto records = make_records(4);
   const auto first = load_or_make_folds(dir.string(), records, 5, 3);

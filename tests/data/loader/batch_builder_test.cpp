@@ -2,6 +2,7 @@
 // processor and label sets: sequences, left padding, query positions, shared images, targets, and
 // the loader producing the same batches with several workers.
 #include <gtest/gtest.h>
+#include <unistd.h>  // getpid: ctest runs tests in parallel processes; each gets its own folder
 
 #include <cmath>
 #include <filesystem>
@@ -20,7 +21,8 @@ namespace fs = std::filesystem;
 class BatchBuilderTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new fs::path(fs::temp_directory_path() / "tokenfocus_batch_builder");
+    dir_ = new fs::path(fs::temp_directory_path() /
+                        ("tokenfocus_batch_builder_" + std::to_string(getpid())));
     fs::remove_all(*dir_);
     SyntheticOptions options;
     options.train_samples = 24;

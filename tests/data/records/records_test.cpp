@@ -1,6 +1,7 @@
 // Records: the shipped EvalMuse/NTIRE examples load as documented; each malformed input gets one
 // error naming file, record and key.
 #include <gtest/gtest.h>
+#include <unistd.h>  // getpid: ctest runs tests in parallel processes; each gets its own folder
 
 #include <cmath>
 #include <filesystem>
@@ -161,7 +162,8 @@ TEST(Records, ToleratesUnknownAndNullKeys) {
 }
 
 TEST(Records, MissingImagesAreListedOrSkipped) {
-  const auto root = std::filesystem::temp_directory_path() / "tokenfocus_records_images";
+  const auto root = std::filesystem::temp_directory_path() /
+                    ("tokenfocus_records_images_" + std::to_string(getpid()));
   std::filesystem::remove_all(root);
   std::filesystem::create_directories(root / "m");
   std::ofstream(root / "m" / "present.png") << "x";

@@ -1,6 +1,7 @@
 // Predictions store: round trip, merge across fold files, header disagreement errors, and the file
 // read back by h5py alone (Debian's python3-h5py), which prints the layout.
 #include <gtest/gtest.h>
+#include <unistd.h>  // getpid: ctest runs tests in parallel processes; each gets its own folder
 
 #include <cstdio>
 #include <filesystem>
@@ -41,7 +42,7 @@ FoldPredictions fold_predictions(int64_t fold) {
 }
 
 fs::path fresh_dir(const std::string& name) {
-  const auto dir = fs::temp_directory_path() / name;
+  const auto dir = fs::temp_directory_path() / (name + "_" + std::to_string(getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;

@@ -2,6 +2,7 @@
 // fully / partly / not matching images whose MOS follows the satisfied elements, and its tokenizer
 // makes every prompt word one token.
 #include <gtest/gtest.h>
+#include <unistd.h>  // getpid: ctest runs tests in parallel processes; each gets its own folder
 
 #include <algorithm>
 #include <cmath>
@@ -108,7 +109,8 @@ TEST(Synthetic, DrawsShapesWhereAsked) {
 }
 
 TEST(Synthetic, WrittenDatasetLoadsThroughTheRecordReader) {
-  const auto dir = fs::temp_directory_path() / "tokenfocus_synth_test";
+  const auto dir =
+      fs::temp_directory_path() / ("tokenfocus_synth_test_" + std::to_string(getpid()));
   fs::remove_all(dir);
   const auto options = small(3);
   write_synthetic_dataset(dir.string(), options);
