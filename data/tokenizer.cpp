@@ -12,6 +12,7 @@
 #include "data/tokenizer_added_tokens.h"
 #include "data/tokenizer_bpe.h"
 #include "data/tokenizer_byte_level.h"
+#include "data/tokenizer_json_reader.h"
 #include "data/tokenizer_pretokenizer.h"
 #include "data/tokenizer_unicode.h"
 
@@ -67,34 +68,8 @@ std::string type_of(const json& component, const std::string& path, const std::s
   return string_member(component, "type", path, where);
 }
 
-std::vector<std::pair<std::string, std::string>> read_merges(const json& merges,
-                                                             const std::string& where) {
-  if (!merges.is_array()) throw_user_error("{}: \"model.merges\" must be a list", where);
-  std::vector<std::pair<std::string, std::string>> out;
-  out.reserve(merges.size());
-  for (size_t i = 0; i < merges.size(); ++i) {
-    const json& merge = merges[i];
-    if (merge.is_string()) {  // "left right"
-      const std::string text = merge.get<std::string>();
-      const size_t space = text.find(' ');
-      if (space == std::string::npos || text.find(' ', space + 1) != std::string::npos) {
-        throw_user_error("{}: model.merges[{}] = \"{}\" is not two tokens separated by one space",
-                         where, i, text);
-      }
-      out.emplace_back(text.substr(0, space), text.substr(space + 1));
-    } else if (merge.is_array() && merge.size() == 2 && merge[0].is_string() &&
-               merge[1].is_string()) {
-      out.emplace_back(merge[0].get<std::string>(), merge[1].get<std::string>());
-    } else {
-      throw_user_error("{}: model.merges[{}] must be \"a b\" or [\"a\", \"b\"], got {}", where, i,
-                       merge.dump());
-    }
-  }
-  return out;
-}
-
-std::unique_ptr<BpeModel> read_model(const json& root, const std::string& where) {
-  const json& model = member(root, "model", "", where);
+std::unique_ptr<BpeModel> read_model(TokenizerFile& file, const std::string& where) {
+  const json& model = member(file.rest, "model", "", where);
   if (model.contains("type") && type_of(model, "model", where) != "BPE") {
     throw_user_error("{}: model.type is \"{}\"; only BPE (byte-level) tokenizers are supported",
                      where, model.at("type").get<std::string>());
@@ -113,18 +88,9 @@ std::unique_ptr<BpeModel> read_model(const json& root, const std::string& where)
     throw_user_error("{}: model.byte_fallback is not supported (byte-level BPE has every byte)",
                      where);
   }
-  const json& vocab_json = member(model, "vocab", "model", where);
-  if (!vocab_json.is_object()) throw_user_error("{}: \"model.vocab\" must be an object", where);
-  std::unordered_map<std::string, int64_t> vocab;
-  vocab.reserve(vocab_json.size());
-  for (auto it = vocab_json.begin(); it != vocab_json.end(); ++it) {
-    if (!it.value().is_number_integer()) {
-      throw_user_error("{}: model.vocab[\"{}\"] must be an integer id, got {}", where, it.key(),
-                       it.value().dump());
-    }
-    vocab.emplace(it.key(), it.value().get<int64_t>());
-  }
-  const auto merges = read_merges(member(model, "merges", "model", where), where);
+  if (!file.has_vocab) throw_user_error("{}: missing key \"model.vocab\"", where);
+  if (!file.has_merges) throw_user_error("{}: missing key \"model.merges\"", where);
+  std::unordered_map<std::string, int64_t>& vocab = file.vocab;
   std::optional<int64_t> unk_id;
   if (model.contains("unk_token") && !model.at("unk_token").is_null()) {
     const std::string unk = string_member(model, "unk_token", "model", where);
@@ -133,7 +99,7 @@ std::unique_ptr<BpeModel> read_model(const json& root, const std::string& where)
       throw_user_error("{}: model.unk_token \"{}\" is not in model.vocab", where, unk);
     unk_id = it->second;
   }
-  return std::make_unique<BpeModel>(std::move(vocab), merges,
+  return std::make_unique<BpeModel>(std::move(vocab), file.merges,
                                     bool_member(model, "ignore_merges", false, "model", where),
                                     unk_id, where);
 }
@@ -295,16 +261,12 @@ Tokenizer Tokenizer::from_file(const std::string& path) {
 }
 
 Tokenizer Tokenizer::from_json_text(const std::string& json_text, const std::string& name) {
-  json root;
-  try {
-    root = json::parse(json_text);
-  } catch (const json::parse_error& e) {
-    throw_user_error("{}: not valid JSON ({})", name, e.what());
-  }
+  TokenizerFile file = read_tokenizer_json(json_text, name);
+  const json& root = file.rest;
   if (!root.is_object()) throw_user_error("{}: a tokenizer.json must hold a JSON object", name);
   auto impl = std::make_shared<Impl>();
   impl->name = name;
-  impl->model = read_model(root, name);
+  impl->model = read_model(file, name);
   impl->nfc = read_normalizer(root, name);
   read_pre_tokenizer(root, *impl, name);
   impl->byte_level_decoder = read_decoder(root, name);

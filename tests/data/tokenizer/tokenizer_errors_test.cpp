@@ -46,6 +46,11 @@ TEST(TokenizerErrors, MinimalFileLoadsAndEncodes) {
   EXPECT_EQ(t.encode("ab ab<s>"), (std::vector<int64_t>{2, 3, 2, 4}));
   EXPECT_EQ(t.decode({2, 3, 2, 4}), "ab ab<s>");
   EXPECT_EQ(t.vocab_size(), 5);
+  // Merges as ["a", "b"] pairs (the newer format) read the same.
+  json pairs = minimal();
+  pairs["model"]["merges"] = json::array({json::array({"a", "b"})});
+  EXPECT_EQ(Tokenizer::from_json_text(pairs.dump(), "pairs").encode("ab ab"),
+            (std::vector<int64_t>{2, 3, 2}));
 }
 
 TEST(TokenizerErrors, NotJson) {
@@ -95,6 +100,18 @@ TEST(TokenizerErrors, BadValues) {
   j = minimal();
   j["model"]["vocab"]["b"] = 0;
   EXPECT_ERROR(j, "model.vocab gives id 0 to both");
+  j = minimal();
+  j["model"]["vocab"] = json::array({"a"});
+  EXPECT_ERROR(j, "\"model.vocab\" must be an object");
+  j = minimal();
+  j["model"]["merges"] = {{"a", "b"}};
+  EXPECT_ERROR(j, "\"model.merges\" must be a list");
+  j = minimal();
+  j["model"]["merges"] = json::array({json::array({"a", "b", "c"})});
+  EXPECT_ERROR(j, "model.merges[0] must be \"a b\" or [\"a\", \"b\"], got a list of 3");
+  j = minimal();
+  j["model"]["merges"] = json::array({json::array({"a", "b"}), 7});
+  EXPECT_ERROR(j, "model.merges[1] must be \"a b\" or [\"a\", \"b\"], got 7");
   j = minimal();
   j["added_tokens"][0]["id"] = -3;
   EXPECT_ERROR(j, "added_tokens[0].id must be a non-negative integer");
