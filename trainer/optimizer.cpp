@@ -1,0 +1,86 @@
+#include "trainer/optimizer.h"
+
+#include <cmath>
+
+#include "common/error.h"
+
+namespace tokenfocus::trainer {
+
+bool decays(const NamedParameter& parameter) {
+  const auto& name = parameter.name;
+  if (parameter.tensor.dim() < 2) return false;
+  return name.find("norm") == std::string::npos && name.find("bias") == std::string::npos;
+}
+
+AdamW::AdamW(std::vector<NamedParameter> parameters, AdamWOptions options)
+    : parameters_(std::move(parameters)), options_(options) {
+  for (const auto& p : parameters_) {
+    decay_.push_back(decays(p));
+    exp_avg_.push_back(torch::zeros_like(p.tensor, torch::MemoryFormat::Preserve).detach());
+    exp_avg_sq_.push_back(torch::zeros_like(p.tensor, torch::MemoryFormat::Preserve).detach());
+  }
+}
+
+void AdamW::step(double lr) {
+  torch::NoGradGuard no_grad;
+  ++step_;
+  const double bias_correction1 = 1.0 - std::pow(options_.beta1, static_cast<double>(step_));
+  const double bias_correction2 = 1.0 - std::pow(options_.beta2, static_cast<double>(step_));
+  const double step_size = lr / bias_correction1;
+  const double bias_correction2_sqrt = std::sqrt(bias_correction2);
+  for (size_t k = 0; k < parameters_.size(); ++k) {
+    auto param = parameters_[k].tensor.detach();
+    const auto& grad = parameters_[k].tensor.grad();
+    if (!grad.defined()) continue;
+    if (decay_[k]) param.mul_(1.0 - lr * options_.weight_decay);
+    exp_avg_[k].mul_(options_.beta1).add_(grad, 1.0 - options_.beta1);
+    exp_avg_sq_[k].mul_(options_.beta2).addcmul_(grad, grad, 1.0 - options_.beta2);
+    const auto denom = (exp_avg_sq_[k].sqrt() / bias_correction2_sqrt).add_(options_.eps);
+    param.addcdiv_(exp_avg_[k], denom, -step_size);
+  }
+}
+
+std::map<std::string, torch::Tensor> AdamW::state_dict() const {
+  std::map<std::string, torch::Tensor> state;
+  state["step"] = torch::tensor({step_}, torch::kLong);
+  for (size_t k = 0; k < parameters_.size(); ++k) {
+    state["exp_avg/" + parameters_[k].name] = exp_avg_[k];
+    state["exp_avg_sq/" + parameters_[k].name] = exp_avg_sq_[k];
+  }
+  return state;
+}
+
+void AdamW::load_state_dict(const std::map<std::string, torch::Tensor>& state) {
+  auto get = [&](const std::string& key, const torch::Tensor& like) -> const torch::Tensor& {
+    const auto it = state.find(key);
+    if (it == state.end()) throw_user_error("optimizer state: missing '{}'", key);
+    if (like.defined() &&
+        (it->second.sizes() != like.sizes() || it->second.scalar_type() != like.scalar_type()))
+      throw_user_error("optimizer state: '{}' has the wrong shape or dtype", key);
+    return it->second;
+  };
+  step_ = get("step", torch::Tensor()).item<int64_t>();
+  torch::NoGradGuard no_grad;
+  for (size_t k = 0; k < parameters_.size(); ++k) {
+    exp_avg_[k].copy_(get("exp_avg/" + parameters_[k].name, exp_avg_[k]));
+    exp_avg_sq_[k].copy_(get("exp_avg_sq/" + parameters_[k].name, exp_avg_sq_[k]));
+  }
+}
+
+double clip_grad_norm(const std::vector<NamedParameter>& parameters, double max_norm) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> norms;
+  for (const auto& p : parameters)
+    if (p.tensor.grad().defined()) norms.push_back(p.tensor.grad().detach().norm(2));
+  if (norms.empty()) return 0.0;
+  const auto total = torch::stack(norms).norm(2);
+  const double value = total.item<double>();
+  if (!std::isfinite(value) || max_norm <= 0) return value;
+  const auto coefficient = torch::clamp_max(max_norm / (total + 1e-6), 1.0);
+  for (const auto& p : parameters)
+    if (p.tensor.grad().defined())
+      p.tensor.grad().detach().mul_(coefficient.to(p.tensor.grad().device()));
+  return value;
+}
+
+}  // namespace tokenfocus::trainer

@@ -1,0 +1,57 @@
+// The data-parallel training loop, independent of what is trained: a TrainingTask supplies the
+// module and the summed loss of a list of sample positions; the loop supplies sampling (the data/
+// DistributedSampler), gradient averaging (GradientReducer), accumulation, clipping, non-finite
+// handling, AdamW with its schedule, checkpoints, resume, preemption and metrics.
+//
+// Loss scaling: each rank's loss is its per-sample loss summed over its micro-batch, divided by the
+// number of samples one rank sees in the accumulation window; averaging over ranks then gives the
+// mean over every sample of the window, whatever the world size or accumulation.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/config/sections/distributed.h"
+#include "common/config/sections/optim.h"
+#include "common/config/sections/output.h"
+#include "trainer/communicator.h"
+
+namespace tokenfocus::trainer {
+
+class TrainingTask {
+ public:
+  virtual ~TrainingTask() = default;
+  virtual torch::nn::Module& module() = 0;
+  virtual int64_t num_train_samples() const = 0;
+  // Sum over `samples` (dataset positions) of the per-sample training loss, graph attached.
+  virtual torch::Tensor loss_sum(const std::vector<int64_t>& samples) = 0;
+  // After each epoch, on every rank (evaluation on the held-out fold, metrics). Returns metrics to
+  // log as a JSON object text ("" for none).
+  virtual std::string end_of_epoch(int64_t /*epoch*/, Communicator& /*comm*/) { return ""; }
+};
+
+struct LoopOptions {
+  config::OptimConfig optim;
+  config::DistributedConfig distributed;
+  config::OutputConfig output;
+  std::string checkpoint_dir;  // step-<n>/ folders
+  std::string metrics_path;    // JSON lines, written by rank 0 ("" = none)
+  std::string config_hash;
+  uint64_t seed = 0;
+  int64_t fold = 0;
+  bool resume = false;
+  std::string label;  // "<backbone>/fold<k>" in progress lines
+};
+
+struct LoopResult {
+  bool preempted = false;  // checkpointed after SIGTERM/SIGUSR1: exit with kExitRequeue
+  int64_t optimizer_steps = 0;
+  int64_t skipped_steps = 0;  // non-finite gradients with optim.nonfinite = skip
+  double last_loss = 0;       // mean training loss of the last logged window
+  std::string last_checkpoint;
+};
+
+LoopResult run_training(TrainingTask& task, Communicator& comm, const LoopOptions& options);
+
+}  // namespace tokenfocus::trainer
