@@ -71,13 +71,14 @@ std::vector<MetricIntervals> bootstrap_metrics(const EvaluationSet& truth,
       double elements = 0;
       for (uint32_t i : idx) elements += element_count[i];
       for (size_t i = 0; i < n; ++i) gt[i] = truth.score[idx[i]];
+      const auto gt_ranks = average_ranks(gt);  // shared by every model of this draw
       for (size_t m = 0; m < models; ++m) {
         double right = 0;
         for (size_t i = 0; i < n; ++i) {
           pred[i] = predictions[m].score[idx[i]];
           right += correct[m][idx[i]];
         }
-        const double srcc = spearman(gt, pred);
+        const double srcc = pearson(gt_ranks, average_ranks(pred));  // = spearman(gt, pred)
         const double plcc = plcc_after_logistic(gt, pred, options.direction);
         const double acc =
             elements > 0 ? right / elements : std::numeric_limits<double>::quiet_NaN();

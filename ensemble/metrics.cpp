@@ -147,7 +147,8 @@ double plcc_after_logistic(const std::vector<double>& ground_truth,
   // The curve maps `from` onto `to`; PLCC compares `to` with the curve's values.
   const auto& from = direction == PlccDirection::kOfficial ? ground_truth : prediction;
   const auto& to = direction == PlccDirection::kOfficial ? prediction : ground_truth;
-  if (from.size() < 2) return kNaN;
+  // curve_fit refuses fewer points than its 4 parameters (the official script would stop there).
+  if (from.size() < 4) return kNaN;
   const LogisticFit fit = fit_logistic4(from, to, official_initial_params(from, to));
   if (fit_out) *fit_out = fit;
   std::vector<double> fitted(from.size());

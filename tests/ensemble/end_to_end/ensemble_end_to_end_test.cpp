@@ -4,6 +4,7 @@
 // files the stage wrote, and those files are scored by a Python transcription of the official
 // evaluate.py (scipy), tolerance 1e-6 as in the metric parity test.
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -238,7 +239,8 @@ for case in data:
           << key;
     }
   }
-  fs::remove_all(w.dir);
+  // TOKENFOCUS_KEEP_E2E=1 keeps the run folder to look at the report.
+  if (!std::getenv("TOKENFOCUS_KEEP_E2E")) fs::remove_all(w.dir);
 }
 
 TEST(EnsembleEndToEnd, TestPredictionsAreTheMeanOfTheFoldModels) {

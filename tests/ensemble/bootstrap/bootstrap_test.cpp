@@ -1,0 +1,103 @@
+// Bootstrap intervals: independent of the thread count, and equal to numpy percentiles of the
+// scipy metrics recomputed on the very same draws (tolerance 1e-6, as the metric parity test).
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "common/python_reference.h"
+#include "ensemble/bootstrap.h"
+
+namespace tokenfocus::ensemble {
+namespace {
+
+void make(size_t n, EvaluationSet& truth, std::vector<AlignedPrediction>& predictions) {
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> u(1, 5);
+  std::normal_distribution<double> g(0, 1);
+  truth.element_offsets = {0};
+  for (size_t i = 0; i < n; ++i) {
+    truth.keys.push_back(std::to_string(i));
+    truth.prompts.push_back("");
+    truth.score.push_back(std::round(u(rng) * 3) / 3);
+    for (size_t e = 0; e < i % 4; ++e) {
+      truth.element.push_back(u(rng) > 3 ? 1.0 : 0.0);
+      truth.element_keys.push_back("k");
+      truth.element_category.push_back("c");
+    }
+    truth.element_offsets.push_back(truth.element.size());
+  }
+  predictions.resize(2);
+  for (size_t m = 0; m < 2; ++m) {
+    for (double s : truth.score) predictions[m].score.push_back(s + (0.4 + m) * g(rng));
+    for (double e : truth.element) predictions[m].element.push_back(e + 0.5 * (m + 1) * g(rng));
+  }
+}
+
+TEST(EnsembleBootstrap, SameIntervalsWhateverTheThreadCount) {
+  EvaluationSet truth;
+  std::vector<AlignedPrediction> predictions;
+  make(150, truth, predictions);
+  BootstrapOptions one{40, 9, 1, 0.95, PlccDirection::kOfficial};
+  BootstrapOptions three = one;
+  three.threads = 3;
+  const auto a = bootstrap_metrics(truth, predictions, one);
+  const auto b = bootstrap_metrics(truth, predictions, three);
+  for (size_t m = 0; m < 2; ++m) {
+    EXPECT_EQ(a[m].final.low, b[m].final.low);
+    EXPECT_EQ(a[m].srcc.high, b[m].srcc.high);
+    EXPECT_LE(a[m].final.low, a[m].final.point);
+    EXPECT_GE(a[m].final.high, a[m].final.point);
+  }
+}
+
+TEST(EnsembleBootstrap, MatchesNumpyPercentilesOfScipyMetricsOnTheSameDraws) {
+  if (!testing::reference_python_available()) GTEST_SKIP() << "no Debian python3 with scipy";
+  EvaluationSet truth;
+  std::vector<AlignedPrediction> predictions;
+  make(120, truth, predictions);
+  const BootstrapOptions options{30, 4, 2, 0.9, PlccDirection::kOfficial};
+  const auto ours = bootstrap_metrics(truth, predictions, options);
+  nlohmann::json draws = nlohmann::json::array();
+  for (int64_t d = 0; d < options.samples; ++d) draws.push_back(bootstrap_draw(truth.size(), 4, d));
+  nlohmann::json input = {{"gt", truth.score},
+                          {"offsets", truth.element_offsets},
+                          {"egt", truth.element},
+                          {"draws", draws},
+                          {"preds", nlohmann::json::array()}};
+  for (const auto& p : predictions) input["preds"].push_back({{"s", p.score}, {"e", p.element}});
+  const auto reference = testing::run_reference_python(R"PY(
+import scipy.stats
+from scipy.optimize import curve_fit
+def f(X, b1, b2, b3, b4):
+    return b2 + np.divide(b1 - b2, 1 + np.exp(np.negative(np.divide(X - b3, np.abs(b4)))))
+gt, off, egt = np.array(data['gt']), data['offsets'], np.array(data['egt'])
+result = []
+for p in data['preds']:
+    s, e = np.array(p['s']), np.array(p['e'])
+    right = np.array([np.sum((egt[off[i]:off[i+1]] >= 0.5) == (e[off[i]:off[i+1]] >= 0.5)) for i in range(len(gt))])
+    count = np.diff(off)
+    srcc, plcc, final = [], [], []
+    for idx in data['draws']:
+        g, q = gt[idx], s[idx]
+        popt, _ = curve_fit(f, g, q, p0=[q.max(), q.min(), g.mean(), g.std()], maxfev=int(1e8))
+        r = scipy.stats.spearmanr(g, q)[0]; c = scipy.stats.pearsonr(q, f(g, *popt))[0]
+        acc = right[idx].sum() / count[idx].sum()
+        srcc.append(r); plcc.append(c); final.append(r / 4 + c / 4 + acc / 2)
+    result.append({k: [float(np.percentile(v, 5)), float(np.percentile(v, 95))]
+                   for k, v in (('srcc', srcc), ('plcc', plcc), ('final', final))})
+)PY",
+                                                       input);
+  for (size_t m = 0; m < 2; ++m) {
+    EXPECT_NEAR(ours[m].srcc.low, reference[m]["srcc"][0].get<double>(), 1e-6);
+    EXPECT_NEAR(ours[m].srcc.high, reference[m]["srcc"][1].get<double>(), 1e-6);
+    EXPECT_NEAR(ours[m].plcc.low, reference[m]["plcc"][0].get<double>(), 1e-6);
+    EXPECT_NEAR(ours[m].plcc.high, reference[m]["plcc"][1].get<double>(), 1e-6);
+    EXPECT_NEAR(ours[m].final.low, reference[m]["final"][0].get<double>(), 1e-6);
+    EXPECT_NEAR(ours[m].final.high, reference[m]["final"][1].get<double>(), 1e-6);
+  }
+}
+
+}  // namespace
+}  // namespace tokenfocus::ensemble
