@@ -4,12 +4,27 @@
 #include <pcre2.h>
 
 #include "common/error.h"
+#include "data/tokenizer_unicode_tables.h"
 
 namespace tokenfocus::data {
 namespace {
 
 // Oniguruma's Unicode \s: U+0009-000D, U+0085 and the separators Zs, Zl, Zp.
 constexpr std::string_view kWhiteSpaceClassBody = R"(\t-\r\x{85}\p{Z})";
+
+// PCRE2 10.42 knows Unicode 14.0; the letters and numbers Unicode 15.0 added (known to
+// Oniguruma in Hugging Face tokenizers) are listed explicitly next to \p{L} / \p{N}.
+std::string class_body_with_new(std::string_view property, const unicode::CodePointRange* ranges,
+                                size_t count) {
+  std::string body(property);
+  for (size_t i = 0; i < count; ++i) {
+    body += fmt::format("\\x{{{:X}}}", static_cast<uint32_t>(ranges[i].first));
+    if (ranges[i].last != ranges[i].first) {
+      body += fmt::format("-\\x{{{:X}}}", static_cast<uint32_t>(ranges[i].last));
+    }
+  }
+  return body;
+}
 
 std::string pcre2_message(int code) {
   PCRE2_UCHAR buffer[256];
@@ -36,6 +51,16 @@ std::string pattern_with_oniguruma_whitespace(std::string_view pattern) {
           out += kWhiteSpaceClassBody;
           out += ']';
         }
+      } else if (next == 'p' &&
+                 (pattern.substr(i + 1, 3) == "{L}" || pattern.substr(i + 1, 3) == "{N}")) {
+        const bool letters = pattern[i + 2] == 'L';
+        const std::string body =
+            letters ? class_body_with_new("\\p{L}", unicode::kLettersNewInUnicode15,
+                                          unicode::kLettersNewInUnicode15Count)
+                    : class_body_with_new("\\p{N}", unicode::kNumbersNewInUnicode15,
+                                          unicode::kNumbersNewInUnicode15Count);
+        out += in_class ? body : "[" + body + "]";
+        i += 3;
       } else if (next == 'S' && !in_class) {
         out += "[^";
         out += kWhiteSpaceClassBody;

@@ -6,6 +6,7 @@
 #include <utf8proc.h>
 
 #include "common/error.h"
+#include "data/tokenizer_unicode_tables.h"
 
 namespace tokenfocus::data::unicode {
 namespace {
@@ -66,6 +67,35 @@ size_t first_invalid_utf8(std::string_view text) {
   return std::string_view::npos;
 }
 
+bool in_ranges(char32_t c, const CodePointRange* ranges, size_t count) {
+  size_t lo = 0, hi = count;
+  while (lo < hi) {  // first range whose last >= c
+    const size_t mid = (lo + hi) / 2;
+    if (ranges[mid].last < c) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo < count && ranges[lo].first <= c;
+}
+
+namespace {
+
+std::string utf8proc_nfc(std::string_view valid_utf8) {
+  if (valid_utf8.empty()) return {};
+  utf8proc_uint8_t* out = nullptr;
+  const utf8proc_ssize_t n =
+      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(valid_utf8.data()),
+                   static_cast<utf8proc_ssize_t>(valid_utf8.size()), &out,
+                   static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+  if (n < 0) throw_user_error("NFC normalisation failed: {}", utf8proc_errmsg(n));
+  std::unique_ptr<utf8proc_uint8_t, decltype(&std::free)> owner(out, &std::free);
+  return std::string(reinterpret_cast<const char*>(out), static_cast<size_t>(n));
+}
+
+}  // namespace
+
 std::string nfc(std::string_view valid_utf8) {
   bool ascii = true;
   for (char c : valid_utf8) {
@@ -75,14 +105,25 @@ std::string nfc(std::string_view valid_utf8) {
     }
   }
   if (ascii) return std::string(valid_utf8);
-  utf8proc_uint8_t* out = nullptr;
-  const utf8proc_ssize_t n =
-      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(valid_utf8.data()),
-                   static_cast<utf8proc_ssize_t>(valid_utf8.size()), &out,
-                   static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
-  if (n < 0) throw_user_error("NFC normalisation failed: {}", utf8proc_errmsg(n));
-  std::unique_ptr<utf8proc_uint8_t, decltype(&std::free)> owner(out, &std::free);
-  return std::string(reinterpret_cast<const char*>(out), static_cast<size_t>(n));
+  // Hugging Face normalises with Unicode 9.0 tables: a character assigned later is an inert
+  // starter for it (no decomposition, class 0, no composition). Such a character is a boundary
+  // nothing crosses, so NFC of the pieces between them equals Unicode-9.0 NFC of the whole.
+  std::string out;
+  out.reserve(valid_utf8.size());
+  size_t piece = 0;
+  size_t pos = 0;
+  while (pos < valid_utf8.size()) {
+    const size_t start = pos;
+    const char32_t c = next_code_point(valid_utf8, pos);
+    if (c >= kAssignedAfterUnicode9[0].first &&
+        in_ranges(c, kAssignedAfterUnicode9, kAssignedAfterUnicode9Count)) {
+      out += utf8proc_nfc(valid_utf8.substr(piece, start - piece));
+      out.append(valid_utf8.substr(start, pos - start));
+      piece = pos;
+    }
+  }
+  out += utf8proc_nfc(valid_utf8.substr(piece));
+  return out;
 }
 
 std::string from_utf8_lossy(std::string_view bytes) {

@@ -8,9 +8,14 @@
 
 namespace tokenfocus::data::unicode {
 
+struct CodePointRange;
+// Whether c lies in one of `count` sorted, disjoint ranges.
+bool in_ranges(char32_t c, const CodePointRange* ranges, size_t count);
+
 // Byte offset of the first invalid UTF-8 sequence, or npos when the text is valid.
 size_t first_invalid_utf8(std::string_view text);
-// Unicode Normalization Form C of valid UTF-8 text (ASCII is returned unchanged without a copy).
+// Unicode Normalization Form C of valid UTF-8 text as Hugging Face computes it (Unicode 9.0
+// tables: characters assigned later are left alone). ASCII is returned unchanged.
 std::string nfc(std::string_view valid_utf8);
 // Invalid sequences become U+FFFD, one per maximal invalid subpart (Unicode's recommended
 // practice).

@@ -26,11 +26,12 @@ struct Case {
   std::vector<int64_t> ids;
 };
 
-// 308 random strings (letters, digits, punctuation, contractions, every Unicode white space incl.
-// U+180E / U+0085 / U+2028, combining marks that NFC composes, Hangul jamo, CJK, emoji with ZWJ,
-// whole and broken added tokens) whose ids were produced by Hugging Face's Rust `tokenizers`
-// (npm @anush008/tokenizers 0.6.0, encode(text, null, {addSpecialTokens:false})) on the golden
-// tokenizer.json. See docs/formats/tokenizer.md for how they were made.
+// 641 generated strings whose ids were produced by Hugging Face's Rust `tokenizers` (npm
+// @anush008/tokenizers 0.6.0, encode(text, null, {addSpecialTokens:false})) on the golden
+// tokenizer.json: 308 realistic mixes (letters, digits, punctuation, contractions, every Unicode
+// space incl. U+180E / U+0085 / U+2028, combining marks, Hangul jamo, CJK, emoji with ZWJ, whole and
+// broken added tokens), 199 strings of random code points from every plane, 134 strings dense in
+// characters assigned after Unicode 9.0 and combining marks. See docs/formats/tokenizer.md.
 std::vector<Case> rust_cases() {
   std::ifstream in("tests/data/tokenizer/rust_tokenizers_fuzz_cases.jsonl");
   std::vector<Case> cases;
@@ -39,13 +40,13 @@ std::vector<Case> rust_cases() {
     const auto j = nlohmann::json::parse(line);
     cases.push_back({j.at("text").get<std::string>(), j.at("ids").get<std::vector<int64_t>>()});
   }
-  if (cases.size() != 308u) ADD_FAILURE() << "rust_tokenizers_fuzz_cases.jsonl missing or changed";
+  if (cases.size() != 641u) ADD_FAILURE() << "rust_tokenizers_fuzz_cases.jsonl missing or changed";
   return cases;
 }
 
 TEST(TokenizerBehaviour, GeneratedStringsMatchRustTokenizers) {
   const auto cases = rust_cases();
-  ASSERT_EQ(cases.size(), 308u);
+  ASSERT_EQ(cases.size(), 641u);
   size_t exact = 0;
   for (const auto& c : cases) {
     const auto ids = qwen().encode(c.text);
@@ -63,6 +64,14 @@ TEST(TokenizerBehaviour, DecodeRoundTripIsNfc) {
   // NFC composes "e" + U+0301 into U+00E9 before BPE.
   EXPECT_EQ(qwen().encode("caf\u00e9"), qwen().encode("cafe\u0301"));
   EXPECT_EQ(qwen().decode(qwen().encode("cafe\u0301")), "caf\u00e9");
+}
+
+TEST(TokenizerBehaviour, NfcUsesUnicode9TablesAsHuggingFace) {
+  // U+0651 (class 33) before U+0300 (class 230) stays, U+0300 before U+0651 is reordered ...
+  EXPECT_EQ(unicode::nfc("q\u0300\u0651"), "q\u0651\u0300");
+  // ... but U+1AC7 (Unicode 14, class 230) is unknown to Unicode 9.0: nothing moves across it.
+  EXPECT_EQ(unicode::nfc("a\u1ac7\u0651"), "a\u1ac7\u0651");
+  EXPECT_EQ(unicode::nfc("e\u0301\U00010F4D\u035B"), "\u00e9\U00010F4D\u035B");
 }
 
 TEST(TokenizerBehaviour, AddedTokensAreMatchedWholeAndNeverSplit) {
@@ -121,8 +130,12 @@ TEST(TokenizerBehaviour, DecodeOfPartialUtf8IsLossy) {
 }
 
 TEST(TokenizerBehaviour, WhitespaceClassIsOniguruma) {
-  EXPECT_EQ(pattern_with_oniguruma_whitespace(R"(\s+(?!\S)|[^\s\p{L}]|\\s)"),
-            R"([\t-\r\x{85}\p{Z}]+(?![^\t-\r\x{85}\p{Z}])|[^\t-\r\x{85}\p{Z}\p{L}]|\\s)");
+  EXPECT_EQ(pattern_with_oniguruma_whitespace(R"(\s+(?!\S)|[^\s\p{Lu}]|\\s)"),
+            R"([\t-\r\x{85}\p{Z}]+(?![^\t-\r\x{85}\p{Z}])|[^\t-\r\x{85}\p{Z}\p{Lu}]|\\s)");
+  // \p{L} / \p{N} gain the letters and numbers of Unicode 15.0 that PCRE2 10.42 lacks.
+  const std::string letters = pattern_with_oniguruma_whitespace(R"(\p{L}|[^\p{N}])");
+  EXPECT_EQ(letters.rfind(R"([\p{L}\x{1123F}-\x{11240})", 0), 0u) << letters;
+  EXPECT_NE(letters.find(R"(|[^\p{N}\x{)"), std::string::npos) << letters;
   // U+180E is white space for PCRE2's \s but not for Oniguruma: it must stay with the letters'
   // "other" class, not be split like a space.
   const SplitPattern split(R"(\s+|\S+)", "test");
