@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <random>
 #include <set>
+#include <sstream>
 
 #include "common/error.h"
 #include "data/sampler.h"
@@ -57,6 +59,37 @@ TEST(Sampler, PinnedOrderIsPortable) {
   DistributedSampler s(10, options(1, 0, 10, 123, 0));
   const std::vector<int64_t> expected = {4, 2, 5, 9, 8, 6, 0, 7, 3, 1};
   EXPECT_EQ(s.rank_order(0), expected);
+}
+
+// The order is reproducible outside C++: an independent Python model of std::mt19937_64 and our
+// shuffle (tests/data/folds/reference_sampler.py) gives the same orders.
+TEST(Sampler, MatchesIndependentPythonModel) {
+  const std::vector<std::vector<uint64_t>> specs{
+      {10, 123, 0, 0, 1, 0}, {1000, 7, 3, 2, 3, 1}, {37, 18446744073709551557ULL, 9, 4, 4, 3}};
+  std::string command =
+      std::string(TOKENFOCUS_REFERENCE_PYTHON) + " tests/data/folds/reference_sampler.py";
+  for (const auto& s : specs)
+    command += fmt::format(" {},{},{},{},{},{}", s[0], s[1], s[2], s[3], s[4], s[5]);
+  FILE* pipe = popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  char buffer[4096];
+  while (fgets(buffer, sizeof buffer, pipe)) output += buffer;
+  ASSERT_EQ(pclose(pipe), 0) << output;
+  std::istringstream lines(output);
+  for (const auto& s : specs) {
+    std::string line;
+    ASSERT_TRUE(std::getline(lines, line));
+    std::istringstream values(line);
+    std::vector<int64_t> expected;
+    for (int64_t v; values >> v;) expected.push_back(v);
+    SamplerOptions o = options(static_cast<int64_t>(s[4]), static_cast<int64_t>(s[5]), 1, s[1],
+                               static_cast<int64_t>(s[3]));
+    EXPECT_EQ(
+        DistributedSampler(static_cast<int64_t>(s[0]), o).rank_order(static_cast<int64_t>(s[2])),
+        expected)
+        << line;
+  }
 }
 
 TEST(Sampler, UnshuffledKeepsDatasetOrder) {
