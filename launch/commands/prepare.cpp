@@ -36,7 +36,9 @@ void prepare_synthetic_data(const config::DataConfig& data, const std::string& e
   log::info("prepare: synthesising {} train + {} test samples into {}", synth.train_samples,
             synth.test_samples, dir.string());
   run_step({exe, "data", "synth", "--out", dir.string(), "--n", std::to_string(synth.train_samples),
-            "--test", std::to_string(synth.test_samples), "--seed", std::to_string(synth.seed)});
+            "--test", std::to_string(synth.test_samples), "--seed", std::to_string(synth.seed),
+            "--size", std::to_string(synth.image_size), "--images-per-prompt",
+            std::to_string(synth.images_per_prompt)});
 }
 
 void prepare_tiny_models(const std::vector<config::BackboneConfig>& backbones,
