@@ -34,19 +34,28 @@ double residuals(const std::vector<double>& x, const std::vector<double>& y,
   return s;
 }
 
-// Normal equations of the Jacobian: A = JᵀJ, g = Jᵀr, and the column norms of J.
-void normal_equations(const std::vector<double>& x, const std::vector<double>& r,
-                      const LogisticParams& b, Mat& a, Vec& g, Vec& column_norms) {
+// Normal equations of the Jacobian: A = JᵀJ, g = Jᵀr, and the column norms of J. J is taken by
+// forward differences exactly as MINPACK's lmdif does for curve_fit (step sqrt(eps)·|b_j|), so
+// both fits walk the same path and stop at the same point — an analytic Jacobian converges to the
+// same optimum but may stop a hair away from where scipy stops.
+void normal_equations(const std::vector<double>& x, const std::vector<double>& y,
+                      const std::vector<double>& r, const LogisticParams& b, Mat& a, Vec& g,
+                      Vec& column_norms) {
   for (auto& row : a) row.fill(0);
   g.fill(0);
   column_norms.fill(0);
-  const double scale = std::fabs(b[3]);
-  const double sign = b[3] < 0 ? -1.0 : 1.0;
+  const double root_eps = std::sqrt(kEps);
+  Vec h;
+  std::array<LogisticParams, kP> shifted;
+  for (int p = 0; p < kP; ++p) {
+    h[p] = root_eps * std::fabs(b[p]);
+    if (h[p] == 0) h[p] = root_eps;
+    shifted[p] = b;
+    shifted[p][p] += h[p];
+  }
   for (size_t i = 0; i < x.size(); ++i) {
-    const double z = (x[i] - b[2]) / scale;
-    const double s = 1.0 / (1.0 + std::exp(-z));
-    const double dfdz = (b[0] - b[1]) * s * (1.0 - s);
-    const Vec j{s, 1.0 - s, -dfdz / scale, -dfdz * z / scale * sign};
+    Vec j;
+    for (int p = 0; p < kP; ++p) j[p] = ((logistic4(x[i], shifted[p]) - y[i]) - r[i]) / h[p];
     for (int p = 0; p < kP; ++p) {
       g[p] += j[p] * r[i];
       for (int q = 0; q <= p; ++q) a[p][q] += j[p] * j[q];
@@ -184,7 +193,7 @@ LogisticFit fit_logistic4(const std::vector<double>& x, const std::vector<double
   Vec g, column_norms, d{};
   double delta = 0, xnorm = 0, lambda = 0;
   for (int iteration = 1;; ++iteration) {
-    normal_equations(x, r, fit.params, a, g, column_norms);
+    normal_equations(x, y, r, fit.params, a, g, column_norms);
     for (int p = 0; p < kP; ++p) {
       if (iteration == 1) d[p] = column_norms[p] == 0 ? 1.0 : column_norms[p];
       d[p] = std::max(d[p], column_norms[p]);  // MINPACK mode 1: scales only grow

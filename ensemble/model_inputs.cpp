@@ -78,7 +78,8 @@ ModelTable mean_of(const std::vector<ModelTable>& tables) {
 
 EnsembleInputs build_ensemble_inputs(const std::vector<data::BackboneStore>& stores,
                                      const std::vector<data::Record>& train_records,
-                                     const std::vector<data::Record>& test_records) {
+                                     const std::vector<data::Record>& test_records,
+                                     bool allow_mixed_configs) {
   if (stores.empty()) throw_user_error("no predictions stores to ensemble");
   EnsembleInputs in;
   const auto& first = stores.front().header;
@@ -93,10 +94,15 @@ EnsembleInputs build_ensemble_inputs(const std::vector<data::BackboneStore>& sto
           "label distributions cannot be stacked together",
           first.backbone, h.backbone, fmt::join(first.labels, ","), fmt::join(h.labels, ","));
     }
-    if (h.config_hash != first.config_hash) {
+    if (h.config_hash != first.config_hash && allow_mixed_configs) {
+      log::warn(
+          "ensemble: backbones '{}' and '{}' come from different run configs (hash {} vs "
+          "{}); accepted because ensemble.allow_mixed_configs is set",
+          first.backbone, h.backbone, first.config_hash.substr(0, 12), h.config_hash.substr(0, 12));
+    } else if (h.config_hash != first.config_hash) {
       throw_user_error(
           "backbones '{}' and '{}' come from different run configs (hash {} vs {}); "
-          "ensemble the stores of one run",
+          "ensemble the stores of one run (or set ensemble.allow_mixed_configs: true)",
           first.backbone, h.backbone, first.config_hash.substr(0, 12), h.config_hash.substr(0, 12));
     }
     if (store.folds.empty()) throw_user_error("backbone '{}' has no fold predictions", h.backbone);
@@ -134,7 +140,7 @@ EnsembleInputs build_ensemble_inputs(const std::vector<data::BackboneStore>& sto
     largest = std::max(largest, oof[m].size());
     if (oof[m].size() < oof[smallest_model].size()) smallest_model = m;
   }
-  if (rows.size() < 3 || rows.size() * 2 < largest) {
+  if (rows.size() < 8 || rows.size() * 2 < largest) {
     throw_user_error(
         "the backbones' out-of-fold predictions do not cover the same training "
         "samples: only {} rows are shared (backbone '{}' has {}, the largest {}); "

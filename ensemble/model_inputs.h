@@ -41,9 +41,11 @@ struct EnsembleInputs {
   size_t num_labels() const { return labels.size(); }
 };
 
-// `train_records` gives the ground truth of OOF rows; `test_records` may be empty.
+// `train_records` gives the ground truth of OOF rows; `test_records` may be empty. Stores from
+// different run configs are refused unless `allow_mixed_configs` (then a warning names them).
 EnsembleInputs build_ensemble_inputs(const std::vector<data::BackboneStore>& stores,
                                      const std::vector<data::Record>& train_records,
-                                     const std::vector<data::Record>& test_records);
+                                     const std::vector<data::Record>& test_records,
+                                     bool allow_mixed_configs = false);
 
 }  // namespace tokenfocus::ensemble

@@ -65,7 +65,7 @@ EnsembleResult run_ensemble_stage(const config::ResolvedRunConfig& resolved,
   if (!cfg.data.test_records.empty()) test = data::read_records(cfg.data.test_records);
   log::info("ensemble: {} backbones from {}/predictions, {} training and {} test records",
             stores.size(), run_dir, train.size(), test.size());
-  const auto inputs = build_ensemble_inputs(stores, train, test);
+  const auto inputs = build_ensemble_inputs(stores, train, test, cfg.ensemble.allow_mixed_configs);
   const auto result = run_ensemble(inputs, cfg.ensemble);
   const auto& chosen = result.methods[result.selected];
 

@@ -31,6 +31,7 @@ struct EnsembleConfig {
   int64_t threads = 0;  // bootstrap and stacking CV workers (0 = all cores)
   std::vector<std::string> stackers{"ridge", "nnls"};  // ridge | nnls | xgboost
   bool stack_element_features = false;  // add each model's mean/min element probability
+  bool allow_mixed_configs = false;     // accept stores whose run-config hashes differ (warns)
   int64_t inner_folds = 5;
   double blend_holdout = 0.3;  // share of OOF rows the blending weights are chosen on
   int64_t blend_starts = 8;
@@ -44,6 +45,7 @@ struct EnsembleConfig {
     v("threads", threads, at_least(0));
     v("stackers", stackers);
     v("stack_element_features", stack_element_features);
+    v("allow_mixed_configs", allow_mixed_configs);
     v("inner_folds", inner_folds, at_least(2));
     v("blend_holdout", blend_holdout, in_range(0.05, 0.95));
     v("blend_starts", blend_starts, at_least(1));
