@@ -21,6 +21,32 @@ struct TfPsLoss::HeadSums {
   torch::Tensor known_targets;  // [known]
 };
 
+// The LM head applied ONCE to all query rows (one dense [V,H] gradient however many heads use it):
+// the full vocabulary rows when TF is on, else only the columns of both label sets.
+struct TfPsLoss::QueryLogits {
+  torch::Tensor full;    // [Q,V] or undefined
+  torch::Tensor labels;  // [Q, K_overall + K_element] when `full` is undefined
+  bool defined() const { return full.defined() || labels.defined(); }
+};
+
+TfPsLoss::QueryLogits TfPsLoss::query_logits(const torch::Tensor& hidden,
+                                             const torch::Tensor& lm_head_weight,
+                                             bool with_elements) const {
+  QueryLogits logits;
+  const bool any_term = config_.tf_weight > 0 || config_.ps_weight > 0 ||
+                        config_.regression_weight > 0 || config_.plcc_weight > 0;
+  if (hidden.size(0) == 0 || !any_term) return logits;
+  if (config_.tf_weight > 0) {
+    logits.full = vocabulary_logits(hidden, lm_head_weight);
+  } else {
+    auto ids = overall_.token_ids;
+    if (with_elements && element_.size() > 0)
+      ids = torch::cat({ids, element_.token_ids.to(ids.device())});
+    logits.labels = label_logits(hidden, lm_head_weight, ids);
+  }
+  return logits;
+}
+
 TfPsLoss::TfPsLoss(const config::LossConfig& config, LabelHead overall, LabelHead element)
     : config_(config),
       overall_(std::move(overall)),
@@ -43,10 +69,10 @@ torch::Tensor one_hot_targets(const torch::Tensor& target_token, const LabelHead
 
 }  // namespace
 
-TfPsLoss::HeadSums TfPsLoss::head_sums(const torch::Tensor& hidden,
-                                       const torch::Tensor& lm_head_weight,
+TfPsLoss::HeadSums TfPsLoss::head_sums(const QueryLogits& logits, const torch::Tensor& hidden,
                                        const QuestionTargets& targets, const torch::Tensor& rows,
-                                       const LabelHead& head, bool want_scores) const {
+                                       const LabelHead& head, int64_t label_offset,
+                                       bool want_scores) const {
   HeadSums sums;
   sums.rows = rows.numel();
   const auto options = hidden.options().dtype(
@@ -57,13 +83,13 @@ TfPsLoss::HeadSums TfPsLoss::head_sums(const torch::Tensor& hidden,
   const auto known_rows = torch::isnan(values).logical_not().nonzero().view({-1});
   sums.known = known_rows.numel();
   const bool need_scores = config_.regression_weight > 0 || want_scores;
-  if (sums.rows == 0 || (config_.tf_weight == 0 && config_.ps_weight == 0 && !need_scores)) {
+  if (sums.rows == 0 || !logits.defined() ||
+      (config_.tf_weight == 0 && config_.ps_weight == 0 && !need_scores)) {
     sums.known_scores = torch::zeros({0}, options);
     sums.known_targets = torch::zeros({0}, torch::kFloat64);
     return sums;
   }
 
-  const auto h = hidden.index_select(0, rows);
   const auto ids = head.token_ids.to(hidden.device());
   const int64_t k = head.size();
   const auto target_token = targets.target_token.index_select(0, rows);
@@ -76,14 +102,14 @@ TfPsLoss::HeadSums TfPsLoss::head_sums(const torch::Tensor& hidden,
           : one_hot_targets(target_token, head, &head == &element_ ? "element" : "overall");
 
   torch::Tensor labels;  // [n,K] logits at the label positions
-  if (config_.tf_weight > 0) {
-    const auto logits = vocabulary_logits(h, lm_head_weight);
-    sums.tf = (config_.soft_targets ? token_focus_soft_rows(logits, ids, dist)
-                                    : token_focus_hard_rows(logits, target_token))
+  if (logits.full.defined()) {
+    const auto full = logits.full.index_select(0, rows);
+    sums.tf = (config_.soft_targets ? token_focus_soft_rows(full, ids, dist)
+                                    : token_focus_hard_rows(full, target_token))
                   .sum();
-    labels = logits.index_select(1, ids);
+    labels = full.index_select(1, ids);
   } else {
-    labels = label_logits(h, lm_head_weight, ids);
+    labels = logits.labels.index_select(0, rows).narrow(1, label_offset, k);
   }
   if (config_.ps_weight > 0)
     sums.ps = position_specific_rows(labels, dist, config_.temperature).sum();
@@ -120,11 +146,11 @@ LossTerms TfPsLoss::operator()(const torch::Tensor& hidden, const torch::Tensor&
     throw_user_error("loss: the batch has element questions but the element label set is empty");
 
   const bool with_plcc = config_.plcc_weight > 0;
-  const auto overall =
-      head_sums(hidden, lm_head_weight, targets, overall_rows, overall_, with_plcc);
+  const auto logits = query_logits(hidden, lm_head_weight, with_elements);
+  const auto overall = head_sums(logits, hidden, targets, overall_rows, overall_, 0, with_plcc);
   HeadSums element;
   if (with_elements) {
-    element = head_sums(hidden, lm_head_weight, targets, element_rows, element_, false);
+    element = head_sums(logits, hidden, targets, element_rows, element_, overall_.size(), false);
   } else {
     element.tf = element.ps = element.regression = torch::zeros({}, overall.tf.options());
   }
@@ -170,8 +196,11 @@ LossTerms TfPsLoss::operator()(const torch::Tensor& hidden, const torch::Tensor&
         objective + config_.plcc_weight * with_gradient_scale(plcc, world).to(objective.dtype());
   }
   // Keeps every input in the graph even when this rank has no rows of some kind, so a gradient
-  // reducer waiting for every parameter's gradient never waits for ever.
-  terms.objective = objective + 0.0 * hidden.sum() + 0.0 * lm_head_weight.narrow(0, 0, 1).sum();
+  // reducer waiting for every parameter's gradient never waits for ever. The LM head is anchored
+  // only when no term read it: each extra path to it costs a dense [V,H] gradient (2 GB for Qwen2).
+  objective = objective + 0.0 * hidden.sum();
+  if (!logits.defined()) objective = objective + 0.0 * lm_head_weight.narrow(0, 0, 1).sum();
+  terms.objective = objective;
 
   const auto sums =
       sum_over_ranks(gatherer, torch::stack({overall.tf.detach(), overall.ps.detach(),

@@ -47,9 +47,12 @@ class TfPsLoss {
 
  private:
   struct HeadSums;
-  HeadSums head_sums(const torch::Tensor& hidden, const torch::Tensor& lm_head_weight,
+  struct QueryLogits;
+  QueryLogits query_logits(const torch::Tensor& hidden, const torch::Tensor& lm_head_weight,
+                           bool with_elements) const;
+  HeadSums head_sums(const QueryLogits& logits, const torch::Tensor& hidden,
                      const QuestionTargets& targets, const torch::Tensor& rows,
-                     const LabelHead& head, bool want_scores) const;
+                     const LabelHead& head, int64_t label_offset, bool want_scores) const;
 
   config::LossConfig config_;
   LabelHead overall_;
