@@ -29,9 +29,9 @@ struct Case {
 // 641 generated strings whose ids were produced by Hugging Face's Rust `tokenizers` (npm
 // @anush008/tokenizers 0.6.0, encode(text, null, {addSpecialTokens:false})) on the golden
 // tokenizer.json: 308 realistic mixes (letters, digits, punctuation, contractions, every Unicode
-// space incl. U+180E / U+0085 / U+2028, combining marks, Hangul jamo, CJK, emoji with ZWJ, whole and
-// broken added tokens), 199 strings of random code points from every plane, 134 strings dense in
-// characters assigned after Unicode 9.0 and combining marks. See docs/formats/tokenizer.md.
+// space incl. U+180E / U+0085 / U+2028, combining marks, Hangul jamo, CJK, emoji with ZWJ, whole
+// and broken added tokens), 199 strings of random code points from every plane, 134 strings dense
+// in characters assigned after Unicode 9.0 and combining marks. See docs/formats/tokenizer.md.
 std::vector<Case> rust_cases() {
   std::ifstream in("tests/data/tokenizer/rust_tokenizers_fuzz_cases.jsonl");
   std::vector<Case> cases;
