@@ -1,0 +1,64 @@
+#include "models/batch_tensors.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "common/error.h"
+
+namespace tokenfocus::models {
+
+ModelInputs to_model_inputs(const data::Batch& batch) {
+  const int64_t rows = batch.num_sequences(), seq = batch.seq_len;
+  if (static_cast<int64_t>(batch.input_ids.size()) != rows * seq ||
+      static_cast<int64_t>(batch.attention_mask.size()) != rows * seq)
+    throw_user_error("batch: input_ids/attention_mask hold {}/{} ids, expected {} sequences x {}",
+                     batch.input_ids.size(), batch.attention_mask.size(), rows, seq);
+  ModelInputs inputs;
+  inputs.input_ids = torch::tensor(batch.input_ids, torch::kLong).view({rows, seq});
+  inputs.attention_mask = torch::tensor(batch.attention_mask, torch::kLong).view({rows, seq});
+  const int64_t images = static_cast<int64_t>(batch.images.size());
+  std::vector<int64_t> shown(rows);
+  for (int64_t b = 0; b < rows; ++b) {
+    shown[b] = batch.sequences[b].image;
+    if (shown[b] < -1 || shown[b] >= images)
+      throw_user_error("batch: sequence {} refers to image {} of {}", b, shown[b], images);
+  }
+  inputs.image_of_sequence = torch::tensor(shown, torch::kLong);
+  if (images == 0) return inputs;
+
+  int64_t patches = 0;
+  const int64_t width = batch.images[0].shape.size() == 2 ? batch.images[0].shape[1] : -1;
+  std::vector<int64_t> grid;
+  for (int64_t i = 0; i < images; ++i) {
+    const auto& image = batch.images[i];
+    if (image.shape.size() != 2 || image.shape[1] != width ||
+        static_cast<int64_t>(image.pixel_values.size()) != image.shape[0] * image.shape[1])
+      throw_user_error("batch: image {} is not a [patches, {}] patch matrix", i, width);
+    if (image.grid_thw[0] * image.grid_thw[1] * image.grid_thw[2] != image.shape[0])
+      throw_user_error("batch: image {} has {} patches but grid {}x{}x{}", i, image.shape[0],
+                       image.grid_thw[0], image.grid_thw[1], image.grid_thw[2]);
+    patches += image.shape[0];
+    grid.insert(grid.end(), image.grid_thw.begin(), image.grid_thw.end());
+  }
+  inputs.pixel_values = torch::empty({patches, width}, torch::kFloat);
+  float* out = inputs.pixel_values.data_ptr<float>();
+  for (const auto& image : batch.images)
+    out = std::copy(image.pixel_values.begin(), image.pixel_values.end(), out);
+  inputs.image_grid_thw = torch::tensor(grid, torch::kLong).view({images, 3});
+  return inputs;
+}
+
+torch::Tensor query_positions(const data::Batch& batch) {
+  std::vector<int64_t> flat;
+  for (int64_t b = 0; b < batch.num_sequences(); ++b) {
+    const int64_t position = batch.sequences[b].query_position;
+    if (position < 0 || position >= batch.seq_len)
+      throw_user_error("batch: sequence {} has query position {} outside [0, {})", b, position,
+                       batch.seq_len);
+    flat.push_back(b);
+    flat.push_back(position);
+  }
+  return torch::tensor(flat, torch::kLong).view({-1, 2});
+}
+
+}  // namespace tokenfocus::models
