@@ -44,51 +44,80 @@ std::vector<double> solve_spd(std::vector<double> a, std::vector<double> b, size
   return b;
 }
 
-LinearModel fit_ridge(const FeatureMatrix& x, const std::vector<double>& y, double alpha) {
+RidgeSystem ridge_system(const FeatureMatrix& x, const std::vector<double>& y) {
   const size_t n = x.rows, p = x.cols;
-  std::vector<double> mean_x(p, 0.0);
-  const double mean_y = std::accumulate(y.begin(), y.end(), 0.0) / static_cast<double>(n);
+  RidgeSystem sys;
+  sys.p = p;
+  sys.mean_x.assign(p, 0.0);
+  sys.mean_y = std::accumulate(y.begin(), y.end(), 0.0) / static_cast<double>(n);
   for (size_t r = 0; r < n; ++r)
-    for (size_t c = 0; c < p; ++c) mean_x[c] += x.at(r, c);
-  for (auto& m : mean_x) m /= static_cast<double>(n);
-  std::vector<double> gram(p * p, 0.0), rhs(p, 0.0), row(p);
+    for (size_t c = 0; c < p; ++c) sys.mean_x[c] += x.at(r, c);
+  for (auto& m : sys.mean_x) m /= static_cast<double>(n);
+  sys.gram.assign(p * p, 0.0);
+  sys.rhs.assign(p, 0.0);
+  std::vector<double> row(p);
   for (size_t r = 0; r < n; ++r) {
-    for (size_t c = 0; c < p; ++c) row[c] = x.at(r, c) - mean_x[c];
-    const double yc = y[r] - mean_y;
+    for (size_t c = 0; c < p; ++c) row[c] = x.at(r, c) - sys.mean_x[c];
+    const double yc = y[r] - sys.mean_y;
     for (size_t i = 0; i < p; ++i) {
-      rhs[i] += row[i] * yc;
-      for (size_t j = 0; j <= i; ++j) gram[i * p + j] += row[i] * row[j];
+      sys.rhs[i] += row[i] * yc;
+      double* g = &sys.gram[i * p];
+      const double ri = row[i];
+      for (size_t j = 0; j <= i; ++j) g[j] += ri * row[j];
     }
   }
+  for (size_t i = 0; i < p; ++i)
+    for (size_t j = 0; j < i; ++j) sys.gram[j * p + i] = sys.gram[i * p + j];
+  return sys;
+}
+
+LinearModel solve_ridge(const RidgeSystem& sys, double alpha) {
+  const size_t p = sys.p;
+  std::vector<double> gram = sys.gram;
   for (size_t i = 0; i < p; ++i) {
-    for (size_t j = 0; j < i; ++j) gram[j * p + i] = gram[i * p + j];
     // A tiny jitter keeps exactly collinear features (label distributions sum to 1) solvable at
     // alpha = 0; at any alpha used in practice it is far below double precision of the result.
-    gram[i * p + i] += alpha + 1e-12 * (1.0 + gram[i * p + i]);
+    gram[i * p + i] += alpha + 1e-12 * (1.0 + sys.gram[i * p + i]);
   }
   LinearModel model;
-  model.weights = solve_spd(gram, rhs, p);
-  model.intercept = mean_y;
-  for (size_t c = 0; c < p; ++c) model.intercept -= mean_x[c] * model.weights[c];
+  model.weights = solve_spd(gram, sys.rhs, p);
+  model.intercept = sys.mean_y;
+  for (size_t c = 0; c < p; ++c) model.intercept -= sys.mean_x[c] * model.weights[c];
   return model;
+}
+
+LinearModel fit_ridge(const FeatureMatrix& x, const std::vector<double>& y, double alpha) {
+  return solve_ridge(ridge_system(x, y), alpha);
 }
 
 void RidgeStacker::fit(const FeatureMatrix& x, const std::vector<double>& y) {
   const auto folds = kfold_assignment(x.rows, options_.inner_folds, options_.seed);
+  struct InnerFold {
+    RidgeSystem system;
+    FeatureMatrix held_x;
+    std::vector<double> held_y;
+  };
+  std::vector<InnerFold> inner;
+  for (int64_t f = 0; f < options_.inner_folds; ++f) {
+    std::vector<size_t> train, held;
+    for (size_t r = 0; r < x.rows; ++r) (folds[r] == f ? held : train).push_back(r);
+    if (train.empty() || held.empty()) continue;
+    InnerFold fold;
+    std::vector<double> y_train;
+    for (size_t r : train) y_train.push_back(y[r]);
+    for (size_t r : held) fold.held_y.push_back(y[r]);
+    fold.system = ridge_system(x.select_rows(train), y_train);
+    fold.held_x = x.select_rows(held);
+    inner.push_back(std::move(fold));
+  }
   double best_error = std::numeric_limits<double>::infinity();
-  for (int exponent = -4; exponent <= 4; ++exponent) {  // α ∈ {1e-4 … 1e4}, half-decade steps
+  for (int exponent = -4; exponent <= 4; ++exponent) {  // α ∈ {1, 3}·10^-4 … 10^4
     for (double mantissa : {1.0, 3.0}) {
       const double alpha = mantissa * std::pow(10.0, exponent);
       double error = 0;
-      for (int64_t f = 0; f < options_.inner_folds; ++f) {
-        std::vector<size_t> train, held;
-        for (size_t r = 0; r < x.rows; ++r) (folds[r] == f ? held : train).push_back(r);
-        if (train.empty() || held.empty()) continue;
-        std::vector<double> y_train;
-        for (size_t r : train) y_train.push_back(y[r]);
-        const auto model = fit_ridge(x.select_rows(train), y_train, alpha);
-        const auto pred = model.predict(x.select_rows(held));
-        for (size_t i = 0; i < held.size(); ++i) error += std::pow(pred[i] - y[held[i]], 2);
+      for (const auto& fold : inner) {
+        const auto pred = solve_ridge(fold.system, alpha).predict(fold.held_x);
+        for (size_t i = 0; i < pred.size(); ++i) error += std::pow(pred[i] - fold.held_y[i], 2);
       }
       if (error < best_error) {
         best_error = error;

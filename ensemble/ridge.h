@@ -17,6 +17,16 @@ struct LinearModel {
 
 LinearModel fit_ridge(const FeatureMatrix& x, const std::vector<double>& y, double alpha);
 
+// The centred normal equations of (x, y): computed once, then solved for any alpha (the inner CV
+// reuses them across the whole alpha grid).
+struct RidgeSystem {
+  size_t p = 0;
+  std::vector<double> gram, rhs, mean_x;  // XcᵀXc, Xcᵀyc, x̄
+  double mean_y = 0;
+};
+RidgeSystem ridge_system(const FeatureMatrix& x, const std::vector<double>& y);
+LinearModel solve_ridge(const RidgeSystem& system, double alpha);
+
 class RidgeStacker : public Stacker {
  public:
   explicit RidgeStacker(StackerOptions options) : options_(options) {}
