@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "common/error.h"
+#include "models/internvl_model.h"
 #include "models/qwen2_vl_model.h"
 #include "models/state_dict.h"
 
@@ -22,6 +23,7 @@ std::shared_ptr<Backbone> build_backbone(const HfModelConfig& config) {
 std::shared_ptr<Backbone> load_backbone(const std::string& model_dir) {
   const std::filesystem::path dir(model_dir);
   if (!std::filesystem::is_directory(dir)) throw_user_error("{}: not a model folder", model_dir);
+  if (is_internvl_config((dir / "config.json").string())) return load_internvl_backbone(model_dir);
   const HfModelConfig config = read_hf_config((dir / "config.json").string());
   std::shared_ptr<Backbone> backbone = build_backbone(config);
   StrictLoadOptions options;
