@@ -3,17 +3,18 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 CMAKE_ARGS ?=
+# Benchmarks are programs, not tests: `make bench` builds them (figures in docs/benchmarks.md).
+BENCH ?= OFF
 CTEST_ARGS ?=
 MAKEFLAGS += --no-print-directory
-export CCACHE_DIR ?= $(CURDIR)/.cache/ccache
 
-.PHONY: deps configure build test demo format clean
+.PHONY: deps configure build test demo bench format clean
 
 deps:
 	@bash scripts/install-deps.sh
 
 configure: deps
-	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release $(CMAKE_ARGS) > $(BUILD_DIR).configure.log 2>&1 \
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release -DTOKENFOCUS_BUILD_BENCH=$(BENCH) $(CMAKE_ARGS) > $(BUILD_DIR).configure.log 2>&1 \
 	  || (cat $(BUILD_DIR).configure.log; exit 1)
 
 build: configure
@@ -21,6 +22,9 @@ build: configure
 
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+bench:
+	@$(MAKE) build BENCH=ON
 
 demo: build
 	@bash scripts/demo.sh $(BUILD_DIR)
