@@ -4,7 +4,6 @@
 // mpirun checks all three ways of reaching the same global batch:
 //   W ranks x micro-batch b  ==  1 process x batch W*b  ==  1 process x W accumulation steps.
 // With 3 ranks the global batch (10 samples) does not divide evenly: ranks get 4, 3, 3 samples.
-#include <mpi.h>
 #include <unistd.h>
 
 #include <filesystem>
