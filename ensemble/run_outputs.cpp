@@ -136,6 +136,14 @@ EnsembleResult run_ensemble_stage(const config::ResolvedRunConfig& resolved,
       {"score_blend_weights", weights_json(result.score_blend)},
       {"element_blend_weights", weights_json(result.element_blend)},
       {"submitted", chosen.name},
+      // The submitted method's point estimates: what `tokenfocus sweep --collect` ranks trials by.
+      {"best",
+       {{"name", chosen.name},
+        {"kind", chosen.kind},
+        {"srcc", interval_json(chosen.metrics.srcc)["value"]},
+        {"plcc", interval_json(chosen.metrics.plcc)["value"]},
+        {"acc", interval_json(chosen.metrics.acc)["value"]},
+        {"final", interval_json(chosen.metrics.final)["value"]}}},
       {"submission", test.empty() ? "" : "submission/output.json"},
       {"methods", methods}};
   write_file_atomically(paths.summary_path, summary.dump(2) + "\n");

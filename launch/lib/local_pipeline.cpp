@@ -2,6 +2,9 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -19,6 +22,26 @@ std::string write_resolved_config(const config::ResolvedRunConfig& run) {
   return path;
 }
 
+namespace {
+
+// Adds the whole run's wall time to RUN/summary.json (written by the ensemble stage).
+void record_wall_time(const std::string& run_dir, double seconds) {
+  const std::string path = run_dir + "/summary.json";
+  std::ifstream in(path);
+  if (!in) return;
+  nlohmann::ordered_json summary;
+  try {
+    summary = nlohmann::ordered_json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw_user_error("{}: invalid JSON: {}", path, e.what());
+  }
+  summary["wall_time_seconds"] = seconds;
+  write_file_atomically(path, summary.dump(2) + "\n");
+  log::info("run finished in {:.1f} s (recorded in {})", seconds, path);
+}
+
+}  // namespace
+
 int run_local_pipeline(const config::ResolvedRunConfig& run, int ranks,
                        const std::string& executable) {
   if (ranks < 1) throw_user_error("--ranks must be at least 1 (got {})", ranks);
@@ -33,6 +56,7 @@ int run_local_pipeline(const config::ResolvedRunConfig& run, int ranks,
       {"train", train},
       {"ensemble", {executable, "ensemble", config_path}},
   };
+  const auto run_start = std::chrono::steady_clock::now();
   for (const auto& [name, argv] : stages) {
     log::info("stage {}: {}", name, fmt::join(argv, " "));
     const auto start = std::chrono::steady_clock::now();
@@ -45,6 +69,9 @@ int run_local_pipeline(const config::ResolvedRunConfig& run, int ranks,
     }
     log::info("stage {} finished in {:.1f} s", name, seconds);
   }
+  record_wall_time(
+      run.config.output.run_dir,
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count());
   return 0;
 }
 

@@ -1,0 +1,252 @@
+#include "trainer/fold_runner.h"
+
+#include <filesystem>
+#include <limits>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "data/batch_builder.h"
+#include "data/chat_template.h"
+#include "data/folds.h"
+#include "data/image_processor.h"
+#include "data/label_set.h"
+#include "data/prediction_store.h"
+#include "data/records.h"
+#include "data/tokenizer.h"
+#include "ensemble/metrics.h"
+#include "losses/batch_targets.h"
+#include "models/peft.h"
+#include "models/registry.h"
+#include "trainer/vqa_task.h"
+
+namespace tokenfocus::trainer {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Dataset {
+  std::vector<data::Record> train, test;
+};
+
+Dataset read_dataset(const config::DataConfig& data) {
+  const auto policy = data::parse_missing_images(data.missing_images);
+  Dataset d;
+  d.train = data::check_images(data::read_records(data.train_records), data.image_root, policy,
+                               data.train_records);
+  if (!data.test_records.empty())
+    d.test = data::check_images(data::read_records(data.test_records), data.image_root, policy,
+                                data.test_records);
+  return d;
+}
+
+// Which parameters train: all (full), the LoRA factors (lora) or the LM head (head); then the
+// vision tower is frozen when asked.
+void configure_finetuning(models::Backbone& model, const config::BackboneConfig& b) {
+  if (b.finetune == "lora") {
+    const auto adapted = models::apply_lora(model, b.lora);
+    log::info("{}: LoRA r={} on {} layers", b.name, b.lora.rank, adapted.size());
+  }
+  for (auto& item : model.named_parameters()) {
+    const std::string& name = item.key();
+    bool trainable = true;
+    if (b.finetune == "lora") trainable = name.find("lora_") != std::string::npos;
+    if (b.finetune == "head") trainable = name.rfind("lm_head.", 0) == 0;
+    item.value().set_requires_grad(trainable);
+  }
+  if (b.freeze_vision) model.freeze_vision(true);
+  model.set_gradient_checkpointing(b.gradient_checkpointing);
+}
+
+std::vector<double> element_truth(const std::vector<data::Record>& records,
+                                  const std::vector<int64_t>& indices) {
+  std::vector<double> truth;
+  for (int64_t i : indices)
+    for (const auto& e : records[static_cast<size_t>(i)].elements)
+      truth.push_back(e.mean.value_or(std::numeric_limits<double>::quiet_NaN()));
+  return truth;
+}
+
+// Metrics of predictions against the records' MOS and element means (rank 0's predictions).
+ensemble::Metrics evaluate(const data::PredictionSet& p, const std::vector<data::Record>& records,
+                           const std::vector<int64_t>& indices, const config::RunConfig& run) {
+  std::vector<double> mos;
+  for (int64_t i : indices) mos.push_back(records[static_cast<size_t>(i)].mos.value_or(0.0));
+  std::vector<double> element_gt = element_truth(records, indices);
+  std::vector<double> element_pred = p.element_prob;
+  if (element_pred.size() != element_gt.size()) element_gt.clear(), element_pred.clear();
+  return ensemble::compute_metrics(mos, p.score, element_gt, element_pred,
+                                   ensemble::parse_plcc_direction(run.ensemble.plcc_direction));
+}
+
+std::map<std::string, double> metrics_map(const ensemble::Metrics& m) {
+  return {{"srcc", m.srcc}, {"plcc", m.plcc}, {"krcc", m.krcc},
+          {"rmse", m.rmse}, {"acc", m.acc},   {"final", m.final}};
+}
+
+// Everything one backbone needs that does not depend on the fold.
+struct BackboneText {
+  data::Tokenizer tokenizer;
+  data::LabelSet overall_labels, element_labels;
+  losses::LabelHead overall, element;
+};
+
+BackboneText load_text(const config::BackboneConfig& b, const config::PromptConfig& prompt) {
+  const std::string path = b.tokenizer.empty() ? b.model_dir + "/tokenizer.json" : b.tokenizer;
+  BackboneText t{data::Tokenizer::from_file(path), {}, {}, {}, {}};
+  t.overall_labels =
+      data::resolve_label_set(t.tokenizer, prompt.overall_labels, false, "prompt.overall_labels");
+  t.element_labels = data::resolve_label_set(t.tokenizer, prompt.element_labels,
+                                             prompt.sum_case_variants, "prompt.element_labels");
+  t.overall = losses::label_head_from(t.overall_labels);
+  t.element = losses::label_head_from(t.element_labels);
+  return t;
+}
+
+std::unique_ptr<data::ImageProcessor> make_processor(const config::BackboneConfig& b) {
+  data::ImageProcessorSettings s = data::read_image_processor_settings(b.model_dir);
+  // The run config's image section is the user's word on resolution: it wins over the folder's.
+  s.min_pixels = b.image.min_pixels;
+  s.max_pixels = b.image.max_pixels;
+  s.max_tiles = b.image.max_tiles;
+  s.use_thumbnail = b.image.use_thumbnail;
+  return data::make_image_processor(s);
+}
+
+int train_fold(const config::ResolvedRunConfig& resolved, const config::BackboneConfig& b,
+               int64_t fold, const Dataset& dataset, const data::FoldAssignment& folds,
+               const BackboneText& text, const TrainSelection& selection, Communicator& comm) {
+  const config::RunConfig& run = resolved.config;
+  const std::string label = fmt::format("{}/fold{}", b.name, fold);
+  const std::string run_dir = run.output.run_dir;
+  if (selection.resume && fs::exists(data::fold_predictions_path(run_dir, b.name, fold))) {
+    log::info("{}: predictions exist, nothing to do", label);
+    return kExitOk;
+  }
+
+  torch::manual_seed(static_cast<uint64_t>(run.seed) * 1000003ULL + static_cast<uint64_t>(fold));
+  std::shared_ptr<models::Backbone> model = models::load_backbone(b.model_dir);
+  configure_finetuning(*model, b);
+  const auto processor = make_processor(b);
+  data::BatchBuilderOptions options;
+  options.image_root = run.data.image_root;
+  options.chat_template = data::chat_template_for_model_type(model->model_type());
+  options.overall_question = run.prompt.overall_question;
+  options.element_question = run.prompt.element_question;
+  options.element_questions = run.prompt.element_questions;
+  options.soft_targets = run.loss.soft_targets;
+  const data::BatchBuilder train_builder(dataset.train, *processor, text.tokenizer,
+                                         text.overall_labels, text.element_labels, options);
+  const data::BatchBuilder test_builder(dataset.test, *processor, text.tokenizer,
+                                        text.overall_labels, text.element_labels, options);
+  const losses::TfPsLoss loss(run.loss, text.overall, text.element);
+  PredictorOptions predictor;
+  predictor.batch_size = run.optim.micro_batch_size;
+  predictor.temperature = run.loss.temperature;
+  predictor.sum_case_variants = run.prompt.sum_case_variants;
+
+  const std::vector<int64_t> validation = folds.validation_indices(fold);
+  auto epoch_end = [&](int64_t epoch, Communicator& c) -> std::string {
+    const auto p = predict_records(*model, train_builder, dataset.train, validation, text.overall,
+                                   text.element, predictor, c);
+    if (c.rank() != 0) return "";
+    const auto m = evaluate(p, dataset.train, validation, run);
+    log::info("{} epoch {}: held-out SRCC {:.4f} PLCC {:.4f} acc {:.4f} final {:.4f}", label,
+              epoch + 1, m.srcc, m.plcc, m.acc, m.final);
+    nlohmann::json j = metrics_map(m);
+    j["epoch"] = epoch + 1;
+    return j.dump();
+  };
+  VqaTrainingTask task(*model, train_builder, folds.training_indices(fold), loss, text.overall,
+                       text.element, comm, epoch_end);
+
+  LoopOptions loop;
+  loop.optim = run.optim;
+  loop.distributed = run.distributed;
+  loop.output = run.output;
+  loop.checkpoint_dir = fmt::format("{}/checkpoints/{}/fold{}", run_dir, b.name, fold);
+  loop.metrics_path = fmt::format("{}/metrics/{}-fold{}.jsonl", run_dir, b.name, fold);
+  loop.config_hash = resolved.hash;
+  loop.seed = static_cast<uint64_t>(run.seed);
+  loop.fold = fold;
+  loop.resume = selection.resume;
+  loop.label = label;
+  const LoopResult result = run_training(task, comm, loop);
+  if (result.preempted) return kExitRequeue;
+
+  data::FoldPredictions predictions;
+  predictions.fold = fold;
+  predictions.oof = predict_records(*model, train_builder, dataset.train, validation, text.overall,
+                                    text.element, predictor, comm);
+  std::vector<int64_t> test_indices(dataset.test.size());
+  for (size_t i = 0; i < test_indices.size(); ++i) test_indices[i] = static_cast<int64_t>(i);
+  predictions.test = predict_records(*model, test_builder, dataset.test, test_indices, text.overall,
+                                     text.element, predictor, comm);
+  if (comm.rank() == 0) {
+    predictions.metrics = metrics_map(evaluate(predictions.oof, dataset.train, validation, run));
+    predictions.metrics["optimizer_steps"] = static_cast<double>(result.optimizer_steps);
+    data::StoreHeader header;
+    header.backbone = b.name;
+    header.config_yaml = resolved.canonical_yaml;
+    header.config_hash = resolved.hash;
+    header.code_version = selection.code_version;
+    header.labels = text.overall_labels.labels;
+    header.label_values = text.overall_labels.values;
+    header.num_folds = run.folds.k;
+    data::write_fold_predictions(run_dir, header, predictions);
+    if (b.finetune == "lora")
+      models::save_peft_adapter(fmt::format("{}/adapters/{}/fold{}", run_dir, b.name, fold), *model,
+                                b.lora, b.model_dir);
+    log::info("{}: out-of-fold SRCC {:.4f} PLCC {:.4f} acc {:.4f} final {:.4f}; wrote {}", label,
+              predictions.metrics["srcc"], predictions.metrics["plcc"], predictions.metrics["acc"],
+              predictions.metrics["final"], data::fold_predictions_path(run_dir, b.name, fold));
+  }
+  comm.barrier();
+  return kExitOk;
+}
+
+}  // namespace
+
+int train_run(const config::ResolvedRunConfig& resolved, const TrainSelection& selection,
+              Communicator& comm) {
+  const config::RunConfig& run = resolved.config;
+  if (run.backbones.empty()) throw_user_error("backbones: the run has no backbone to train");
+  if (run.data.train_records.empty())
+    throw_user_error("data.train_records: no training records given");
+  bool known = selection.backbone.empty();
+  for (const auto& b : run.backbones) known = known || b.name == selection.backbone;
+  if (!known)
+    throw_user_error("--backbone {}: no backbone of that name in the config", selection.backbone);
+  if (selection.fold && (*selection.fold < 0 || *selection.fold >= run.folds.k))
+    throw_user_error("--fold {}: folds.k is {}", *selection.fold, run.folds.k);
+
+  const Dataset dataset = read_dataset(run.data);
+  fs::create_directories(run.output.run_dir);
+  // Rank 0 makes (or checks) RUN/folds.json; the others then read the same file.
+  data::FoldAssignment folds;
+  if (comm.rank() == 0)
+    folds = data::load_or_make_folds(run.output.run_dir, dataset.train, run.folds.k,
+                                     static_cast<uint64_t>(run.folds.seed));
+  comm.barrier();
+  if (comm.rank() != 0)
+    folds = data::load_or_make_folds(run.output.run_dir, dataset.train, run.folds.k,
+                                     static_cast<uint64_t>(run.folds.seed));
+
+  std::vector<int64_t> fold_list = run.folds.only;
+  if (fold_list.empty())
+    for (int64_t k = 0; k < run.folds.k; ++k) fold_list.push_back(k);
+  for (const auto& b : run.backbones) {
+    if (!selection.backbone.empty() && b.name != selection.backbone) continue;
+    const BackboneText text = load_text(b, run.prompt);
+    for (int64_t fold : fold_list) {
+      if (selection.fold && fold != *selection.fold) continue;
+      const int code = train_fold(resolved, b, fold, dataset, folds, text, selection, comm);
+      if (code != kExitOk) return code;
+    }
+  }
+  return kExitOk;
+}
+
+}  // namespace tokenfocus::trainer

@@ -1,0 +1,146 @@
+#include "trainer/vqa_task.h"
+
+#include <cstring>
+
+#include "common/error.h"
+#include "losses/batch_targets.h"
+#include "losses/readout.h"
+#include "models/batch_tensors.h"
+
+namespace tokenfocus::trainer {
+namespace {
+
+// Per-sample predictions travel between ranks as flat doubles:
+// [score, q_1..q_K, n_elements, p_1..p_n] per sample, samples in local order.
+std::string pack(const std::vector<double>& values) {
+  return std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(double));
+}
+
+std::vector<double> unpack(const std::string& bytes) {
+  std::vector<double> values(bytes.size() / sizeof(double));
+  std::memcpy(values.data(), bytes.data(), values.size() * sizeof(double));
+  return values;
+}
+
+}  // namespace
+
+VqaTrainingTask::VqaTrainingTask(models::Backbone& model, const data::BatchBuilder& builder,
+                                 std::vector<int64_t> train_records, const losses::TfPsLoss& loss,
+                                 const losses::LabelHead& overall, const losses::LabelHead& element,
+                                 Communicator& comm, EpochEnd epoch_end)
+    : model_(model),
+      builder_(builder),
+      train_records_(std::move(train_records)),
+      loss_(loss),
+      overall_(overall),
+      element_(element),
+      gatherer_(comm),
+      epoch_end_(std::move(epoch_end)) {}
+
+torch::Tensor VqaTrainingTask::loss_sum(const std::vector<int64_t>& samples) {
+  std::vector<int64_t> records;
+  records.reserve(samples.size());
+  for (int64_t s : samples) records.push_back(train_records_.at(static_cast<size_t>(s)));
+  model_.train();
+  const data::Batch batch = builder_.build(records);
+  const models::ModelInputs inputs = models::to_model_inputs(batch);
+  const torch::Tensor hidden = model_.hidden_at(inputs, models::query_positions(batch));
+  const losses::QuestionTargets targets = losses::question_targets_from(batch, overall_, element_);
+  const losses::LossTerms terms = loss_(hidden, model_.lm_head_weight(), targets, &gatherer_);
+  // The loop divides by the samples this rank saw in the accumulation window; the loss's objective
+  // is already a per-sample mean whose average over ranks is the global loss.
+  return terms.objective * static_cast<double>(samples.size());
+}
+
+std::string VqaTrainingTask::end_of_epoch(int64_t epoch, Communicator& comm) {
+  return epoch_end_ ? epoch_end_(epoch, comm) : std::string();
+}
+
+data::PredictionSet predict_records(models::Backbone& model, const data::BatchBuilder& builder,
+                                    const std::vector<data::Record>& records,
+                                    const std::vector<int64_t>& record_indices,
+                                    const losses::LabelHead& overall,
+                                    const losses::LabelHead& element,
+                                    const PredictorOptions& options, Communicator& comm) {
+  const int world = comm.world_size();
+  const int rank = comm.rank();
+  std::vector<int64_t> mine;
+  for (size_t i = static_cast<size_t>(rank); i < record_indices.size();
+       i += static_cast<size_t>(world))
+    mine.push_back(record_indices[i]);
+
+  torch::NoGradGuard no_grad;
+  model.eval();
+  const int64_t num_labels = overall.token_ids.size(0);
+  std::vector<double> packed;
+  for (size_t start = 0; start < mine.size(); start += static_cast<size_t>(options.batch_size)) {
+    const std::vector<int64_t> chunk(
+        mine.begin() + static_cast<std::ptrdiff_t>(start),
+        mine.begin() + static_cast<std::ptrdiff_t>(
+                           std::min(mine.size(), start + static_cast<size_t>(options.batch_size))));
+    const data::Batch batch = builder.build(chunk);
+    const torch::Tensor hidden =
+        model.hidden_at(models::to_model_inputs(batch), models::query_positions(batch));
+    const torch::Tensor weight = model.lm_head_weight();
+    // Per sample of the chunk: its overall row and its element rows (by element index).
+    std::vector<int64_t> overall_row(chunk.size(), -1);
+    std::vector<std::vector<std::pair<int64_t, int64_t>>> element_rows(chunk.size());
+    for (size_t row = 0; row < batch.sequences.size(); ++row) {
+      const auto& seq = batch.sequences[row];
+      if (seq.kind == data::QuestionKind::kOverall)
+        overall_row[static_cast<size_t>(seq.sample)] = static_cast<int64_t>(row);
+      else
+        element_rows[static_cast<size_t>(seq.sample)].emplace_back(seq.element,
+                                                                   static_cast<int64_t>(row));
+    }
+    const auto readout = losses::read_overall(hidden, weight, overall, options.temperature);
+    const torch::Tensor p_yes = losses::element_probability(
+        hidden, weight, element, options.temperature, options.sum_case_variants);
+    const auto score = readout.score.to(torch::kFloat64).contiguous();
+    const auto q = readout.distribution.to(torch::kFloat64).contiguous();
+    const auto p = p_yes.to(torch::kFloat64).contiguous();
+    for (size_t s = 0; s < chunk.size(); ++s) {
+      const int64_t row = overall_row[s];
+      if (row < 0) throw_internal_error("batch for record {} has no overall question", chunk[s]);
+      packed.push_back(score[row].item<double>());
+      for (int64_t k = 0; k < num_labels; ++k) packed.push_back(q[row][k].item<double>());
+      auto rows = element_rows[s];
+      std::sort(rows.begin(), rows.end());
+      packed.push_back(static_cast<double>(rows.size()));
+      for (const auto& [e, r] : rows) packed.push_back(p[r].item<double>());
+    }
+  }
+
+  const std::vector<std::string> all = comm.all_gather_bytes(pack(packed));
+  data::PredictionSet predictions;
+  predictions.num_labels = num_labels;
+  if (rank != 0) return predictions;
+  std::vector<std::vector<double>> per_rank;
+  std::vector<size_t> cursor(static_cast<size_t>(world), 0);
+  for (const std::string& bytes : all) per_rank.push_back(unpack(bytes));
+  for (size_t i = 0; i < record_indices.size(); ++i) {
+    const size_t r = i % static_cast<size_t>(world);
+    const std::vector<double>& v = per_rank[r];
+    size_t& c = cursor[r];
+    const data::Record& record = records.at(static_cast<size_t>(record_indices[i]));
+    const double s = v.at(c++);
+    std::vector<double> probs(
+        v.begin() + static_cast<std::ptrdiff_t>(c),
+        v.begin() + static_cast<std::ptrdiff_t>(c + static_cast<size_t>(num_labels)));
+    c += static_cast<size_t>(num_labels);
+    const size_t n = static_cast<size_t>(v.at(c++));
+    std::vector<double> element_probs(v.begin() + static_cast<std::ptrdiff_t>(c),
+                                      v.begin() + static_cast<std::ptrdiff_t>(c + n));
+    c += n;
+    std::vector<std::string> keys;
+    for (const auto& element_record : record.elements) keys.push_back(element_record.key);
+    if (keys.size() != n) {  // element questions switched off: no element predictions
+      keys.clear();
+      element_probs.clear();
+    }
+    predictions.add(record.img_path, s, probs, keys, element_probs);
+  }
+  return predictions;
+}
+
+}  // namespace tokenfocus::trainer

@@ -1,0 +1,64 @@
+// What the training loop trains for one (backbone, fold): VQA batches from data/, the focus head of
+// models/, the TF+PS loss of losses/. Also the predictor that turns a trained backbone into scores
+// (ŝ, q over S, element P(yes)) for a list of records, sharded over ranks.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "common/config/sections/loss.h"
+#include "data/batch_builder.h"
+#include "data/prediction_store.h"
+#include "losses/label_head.h"
+#include "losses/tf_ps_loss.h"
+#include "models/backbone.h"
+#include "trainer/communicator.h"
+#include "trainer/score_gatherer.h"
+#include "trainer/training_loop.h"
+
+namespace tokenfocus::trainer {
+
+class VqaTrainingTask : public TrainingTask {
+ public:
+  using EpochEnd = std::function<std::string(int64_t epoch, Communicator& comm)>;
+
+  // `train_records`: record indices of the training part of the fold (dataset position i of the
+  // sampler is record train_records[i]). Everything referenced must outlive the task.
+  VqaTrainingTask(models::Backbone& model, const data::BatchBuilder& builder,
+                  std::vector<int64_t> train_records, const losses::TfPsLoss& loss,
+                  const losses::LabelHead& overall, const losses::LabelHead& element,
+                  Communicator& comm, EpochEnd epoch_end);
+
+  torch::nn::Module& module() override { return model_; }
+  int64_t num_train_samples() const override { return static_cast<int64_t>(train_records_.size()); }
+  torch::Tensor loss_sum(const std::vector<int64_t>& samples) override;
+  std::string end_of_epoch(int64_t epoch, Communicator& comm) override;
+
+ private:
+  models::Backbone& model_;
+  const data::BatchBuilder& builder_;
+  std::vector<int64_t> train_records_;
+  const losses::TfPsLoss& loss_;
+  const losses::LabelHead& overall_;
+  const losses::LabelHead& element_;
+  CommunicatorScoreGatherer gatherer_;
+  EpochEnd epoch_end_;
+};
+
+struct PredictorOptions {
+  int64_t batch_size = 8;    // samples per forward
+  double temperature = 1.0;  // τ of the label-set softmax
+  bool sum_case_variants = true;
+};
+
+// Predictions for `record_indices` (in that order). Each rank predicts every world_size-th record;
+// rank 0 receives all of them (the other ranks get an empty set). Collective.
+data::PredictionSet predict_records(models::Backbone& model, const data::BatchBuilder& builder,
+                                    const std::vector<data::Record>& records,
+                                    const std::vector<int64_t>& record_indices,
+                                    const losses::LabelHead& overall,
+                                    const losses::LabelHead& element,
+                                    const PredictorOptions& options, Communicator& comm);
+
+}  // namespace tokenfocus::trainer
