@@ -68,7 +68,7 @@ TEST(HfConfig, RejectsBadInputNamingTheKey) {
       R"({"model_type": "qwen2_vl", )" + base + R"(, "vision_config": {"hidden_size": 32}})",
       "hidden_size is 64");
   expect_user_error(R"({"model_type": "qwen2_vl", "hidden_size": 64, "num_attention_heads": 4,
-                        "rope_scaling": {"mrope_section": [2, 2, 2]}, "vision_config": {"hidden_size": 64}})",
+                        "num_key_value_heads": 2, "rope_scaling": {"mrope_section": [2, 2, 2]}, "vision_config": {"hidden_size": 64}})",
                     "mrope_section");
   expect_user_error(R"({"model_type": "qwen2_5_vl", )" + base +
                         R"(, "vision_config": {"out_hidden_size": 64, "window_size": 50}})",

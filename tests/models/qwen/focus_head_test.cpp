@@ -21,7 +21,7 @@ TEST_P(FocusHeadTest, HiddenAtEqualsFullForwardAtThosePositions) {
   const int64_t last = inputs.input_ids.size(1) - 1;
   // Several queries per row, out of order, one early (the decoder stops at the last queried one).
   const torch::Tensor positions =
-      torch::tensor({1, last, 0, last, 1, 20, 0, 25}, torch::kLong).view({4, 2});
+      torch::tensor(std::vector<int64_t>{1, last, 0, last, 1, 20, 0, 25}, torch::kLong).view({4, 2});
   const torch::Tensor hidden = backbone->hidden_at(inputs, positions);
   const torch::Tensor expected =
       full.hidden_states.back().index({positions.select(1, 0), positions.select(1, 1)});
@@ -65,7 +65,7 @@ TEST_P(FocusHeadTest, SequencesShareOneImage) {
       << "the tower ran once per image";
 
   // A sequence whose image-pad count does not fit its image is refused.
-  inputs.image_of_sequence = torch::tensor({1, 1, 0}, torch::kLong);
+  inputs.image_of_sequence = torch::tensor({0, 1, -1}, torch::kLong);
   EXPECT_THROW(backbone->forward_full(inputs), UserError);
 }
 

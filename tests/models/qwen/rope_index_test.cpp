@@ -21,7 +21,7 @@ MropeTokens tokens() {
 TEST(RopeIndex, TwoImagesInOneSequenceFollowHuggingFace) {
   // text(2) <vs> img 1x4x4 (4 tokens, 2x2 merged) <ve> <vs> img 1x2x4 (2 tokens, 1x2) <ve> text(1)
   const torch::Tensor ids =
-      torch::tensor({7, 8, kStart, kPad, kPad, kPad, kPad, kEnd, kStart, kPad, kPad, kEnd, 9},
+      torch::tensor(std::vector<int64_t>{7, 8, kStart, kPad, kPad, kPad, kPad, kEnd, kStart, kPad, kPad, kEnd, 9},
                     torch::kLong)
           .unsqueeze(0);
   const torch::Tensor grid = torch::tensor({1, 4, 4, 1, 2, 4}, torch::kLong).view({2, 3});
@@ -38,7 +38,7 @@ TEST(RopeIndex, TwoImagesInOneSequenceFollowHuggingFace) {
 }
 
 TEST(RopeIndex, ImageOfSequenceReusesAnImage) {
-  const torch::Tensor row = torch::tensor({kStart, kPad, kPad, kPad, kPad, kEnd, 9}, torch::kLong);
+  const torch::Tensor row = torch::tensor(std::vector<int64_t>{kStart, kPad, kPad, kPad, kPad, kEnd, 9}, torch::kLong);
   const torch::Tensor ids = torch::stack({row, row});
   const torch::Tensor grid = torch::tensor({1, 4, 4}, torch::kLong).view({1, 3});
   const RopeIndex shared = get_rope_index(ids, torch::ones_like(ids), grid,
