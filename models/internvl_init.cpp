@@ -4,6 +4,8 @@
 #include <fstream>
 #include <map>
 
+#include <ATen/CPUGeneratorImpl.h>
+
 #include "common/error.h"
 #include "models/safetensors.h"
 
@@ -20,7 +22,7 @@ bool ends_with(const std::string& text, const std::string& suffix) {
 void init_internvl_weights(InternVLBackbone& backbone, uint64_t seed) {
   const InternVLConfig& config = backbone.config();
   torch::NoGradGuard no_grad;
-  auto generator = at::detail::createCPUGenerator(seed);
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(seed);
   for (const auto& item : backbone.named_parameters()) {
     const std::string& name = item.key();
     torch::Tensor p = item.value();
