@@ -14,7 +14,8 @@ if(TOKENFOCUS_USE_CCACHE)
 endif()
 
 find_package(Threads REQUIRED)
-find_package(MPI REQUIRED COMPONENTS C)
+# CXX: <mpi.h> in C++ pulls in Open MPI's C++ bindings, whose symbols live in libmpi_cxx.
+find_package(MPI REQUIRED COMPONENTS C CXX)
 find_package(yaml-cpp REQUIRED)
 find_package(nlohmann_json REQUIRED)
 find_package(CLI11 REQUIRED)
