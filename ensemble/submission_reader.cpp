@@ -11,7 +11,7 @@
 namespace tokenfocus::ensemble {
 namespace {
 
-double number_of(const nlohmann::json& value, const std::string& path, size_t index,
+double number_of(const nlohmann::ordered_json& value, const std::string& path, size_t index,
                  const std::string& img_path, const std::string& key) {
   double v = 0;
   if (value.is_number()) {
@@ -36,9 +36,10 @@ double number_of(const nlohmann::json& value, const std::string& path, size_t in
 std::vector<data::Record> read_submission(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw_user_error("cannot open submission {}", path);
-  nlohmann::json doc;
+  // ordered_json keeps element keys in file order, which the submission check compares against.
+  nlohmann::ordered_json doc;
   try {
-    doc = nlohmann::json::parse(in);
+    doc = nlohmann::ordered_json::parse(in);
   } catch (const nlohmann::json::parse_error& e) {
     throw_user_error("{}: not valid JSON ({})", path, e.what());
   }

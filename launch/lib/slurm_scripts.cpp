@@ -64,15 +64,16 @@ std::string train_script(const config::ResolvedRunConfig& run, const SlurmScript
     s << "select_args=()\n";
   }
   if (c.slurm.launcher == "srun") {
-    s << "launch() { srun --mpi=pmix --kill-on-bad-exit=1 \"$TOKENFOCUS\" train \"$CONFIG\" "
+    s << "launch() { exec srun --mpi=pmix --kill-on-bad-exit=1 \"$TOKENFOCUS\" train \"$CONFIG\" "
          "\"${select_args[@]}\" --resume; }\n";
   } else {
-    s << "launch() { mpirun -np \"$SLURM_NTASKS\" \"$TOKENFOCUS\" train \"$CONFIG\" "
+    s << "launch() { exec mpirun -np \"$SLURM_NTASKS\" \"$TOKENFOCUS\" train \"$CONFIG\" "
          "\"${select_args[@]}\" --resume; }\n";
   }
   s << R"(
 # Slurm signals this shell (B:USR1) before the time limit; the ranks get it, checkpoint together
-# and exit with 75, and the job requeues itself to resume from that checkpoint.
+# and exit with 75, and the job requeues itself to resume from that checkpoint. (launch execs the
+# launcher, so the signal reaches srun/mpirun itself, which forwards it to the ranks.)
 launch &
 child=$!
 trap 'kill -USR1 "$child" 2>/dev/null' USR1 TERM

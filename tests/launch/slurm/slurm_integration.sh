@@ -67,7 +67,7 @@ echo "slurm_integration: chain of 3 jobs (2 array tasks) completed with predicti
 
 # --- 2. preemption: USR1 -> checkpoint -> exit 75 -> requeue -> resume -------------------------
 "$exe" launch "$work/run.yaml" --slurm \
-  --set output.run_dir="$work/run2" --set optim.epochs=30 --set folds.only=[0] \
+  --set output.run_dir="$work/run2" --set optim.epochs=6 --set output.log_every_steps=1 --set folds.only=[0] \
   --set slurm.job_array=false >/dev/null || fail "launch --slurm (run2)"
 job=$(sbatch --parsable "$work/run2/slurm/train.sbatch") || fail "sbatch train"
 for _ in $(seq 240); do  # wait until training has logged a step
