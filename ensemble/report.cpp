@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "ensemble/atomic_file.h"
+#include "common/atomic_file.h"
 #include "ensemble/svg.h"
 
 namespace tokenfocus::ensemble {

@@ -8,7 +8,7 @@
 #include "common/log.h"
 #include "data/prediction_store.h"
 #include "data/records.h"
-#include "ensemble/atomic_file.h"
+#include "common/atomic_file.h"
 #include "ensemble/model_inputs.h"
 #include "ensemble/report.h"
 #include "ensemble/submission.h"

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
-#include "ensemble/atomic_file.h"
+#include "common/atomic_file.h"
 #include "ensemble/submission_reader.h"
 
 namespace tokenfocus::ensemble {

@@ -12,7 +12,7 @@
 #include "common/config/run_config.h"
 #include "common/log.h"
 #include "launch/command_registry.h"
-#include "launch/lib/atomic_write.h"
+#include "common/atomic_file.h"
 #include "launch/lib/local_pipeline.h"
 #include "launch/lib/process.h"
 #include "launch/lib/sweep.h"

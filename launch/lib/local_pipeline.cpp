@@ -11,7 +11,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
-#include "launch/lib/atomic_write.h"
+#include "common/atomic_file.h"
 #include "launch/lib/process.h"
 
 namespace tokenfocus::launch {

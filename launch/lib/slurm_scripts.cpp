@@ -6,7 +6,7 @@
 #include <fmt/format.h>
 
 #include "common/error.h"
-#include "launch/lib/atomic_write.h"
+#include "common/atomic_file.h"
 #include "launch/lib/process.h"
 
 namespace tokenfocus::launch {

@@ -1,15 +1,15 @@
-#include "ensemble/atomic_file.h"
+#include "common/atomic_file.h"
+
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 
-#include <unistd.h>
-
 #include "common/error.h"
 
-namespace tokenfocus::ensemble {
+namespace tokenfocus {
 
-void write_file_atomically(const std::string& path, const std::string& contents) {
+void write_file_atomically(const std::string& path, const std::string& contents, bool executable) {
   namespace fs = std::filesystem;
   const fs::path target(path);
   if (target.has_parent_path()) fs::create_directories(target.parent_path());
@@ -21,6 +21,10 @@ void write_file_atomically(const std::string& path, const std::string& contents)
     out.flush();
     if (!out) throw_user_error("failed while writing {}", temporary);
   }
+  if (executable)
+    fs::permissions(temporary,
+                    fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec,
+                    fs::perm_options::add);
   std::error_code error;
   fs::rename(temporary, target, error);
   if (error) {
@@ -29,4 +33,4 @@ void write_file_atomically(const std::string& path, const std::string& contents)
   }
 }
 
-}  // namespace tokenfocus::ensemble
+}  // namespace tokenfocus
