@@ -111,7 +111,7 @@ Batch BatchBuilder::build(const std::vector<int64_t>& record_indices) const {
       auto add = [&](QuestionKind kind, int64_t element,
                      const std::string& question) -> BatchSequence& {
         const auto vqa = build_vqa_sequence(tokenizer_, options_.chat_template, question,
-                                            processed.num_image_tokens);
+                                            processed.num_image_tokens, options_.system_message);
         PendingSequence p;
         p.sequence.sample = sample;
         p.sequence.image = image;

@@ -20,6 +20,7 @@ namespace tokenfocus::data {
 struct BatchBuilderOptions {
   std::string image_root;  // img_path values are relative to it
   ChatTemplateKind chat_template = ChatTemplateKind::kQwen2VL;
+  SystemMessage system_message;  // unset: the template's default (prompt.system_message)
   std::string overall_question = config::PromptConfig{}.overall_question;  // "{prompt}" placeholder
   std::string element_question =
       config::PromptConfig{}.element_question;  // "{element}" placeholder

@@ -23,12 +23,18 @@ struct TemplateParts {
   std::vector<std::string> special_tokens;  // must exist in the tokenizer
 };
 
-TemplateParts parts_of(ChatTemplateKind kind) {
+std::string head(const SystemMessage& chosen, const char* default_message) {
+  const std::string message = chosen.value_or(default_message);
+  const std::string user = "<|im_start|>user\n";
+  if (message.empty()) return user;
+  return "<|im_start|>system\n" + message + "<|im_end|>\n" + user;
+}
+
+TemplateParts parts_of(ChatTemplateKind kind, const SystemMessage& system_message) {
   switch (kind) {
     case ChatTemplateKind::kQwen2VL:
       return {
-          std::string("<|im_start|>system\n") + kQwenSystemMessage +
-              "<|im_end|>\n<|im_start|>user\n",
+          head(system_message, kQwenSystemMessage),
           "<|vision_start|>",
           "<|image_pad|>",
           "<|vision_end|>",
@@ -36,8 +42,7 @@ TemplateParts parts_of(ChatTemplateKind kind) {
           {"<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|image_pad|>", "<|vision_end|>"}};
     case ChatTemplateKind::kInternVL2_5:
       // chat() prepends "<image>\n" to the question, then expands <image> to <img>...</img>.
-      return {std::string("<|im_start|>system\n") + kInternVL2_5SystemMessage +
-                  "<|im_end|>\n<|im_start|>user\n",
+      return {head(system_message, kInternVL2_5SystemMessage),
               "<img>",
               "<IMG_CONTEXT>",
               "</img>\n",
@@ -67,8 +72,8 @@ ChatTemplateKind chat_template_for_model_type(const std::string& model_type) {
 }
 
 std::string render_vqa_prompt(ChatTemplateKind kind, std::string_view question,
-                              int64_t num_image_tokens) {
-  const TemplateParts parts = parts_of(kind);
+                              int64_t num_image_tokens, const SystemMessage& system_message) {
+  const TemplateParts parts = parts_of(kind, system_message);
   std::string text = parts.head;
   if (num_image_tokens > 0) {
     text += parts.image_open;
@@ -80,11 +85,16 @@ std::string render_vqa_prompt(ChatTemplateKind kind, std::string_view question,
   return text;
 }
 
+std::string template_text(ChatTemplateKind kind, const SystemMessage& system_message) {
+  return render_vqa_prompt(kind, "", 0, system_message);
+}
+
 VqaSequence build_vqa_sequence(const Tokenizer& tokenizer, ChatTemplateKind kind,
-                               std::string_view question, int64_t num_image_tokens) {
+                               std::string_view question, int64_t num_image_tokens,
+                               const SystemMessage& system_message) {
   if (num_image_tokens < 0)
     throw_user_error("num_image_tokens must be >= 0, got {}", num_image_tokens);
-  const TemplateParts parts = parts_of(kind);
+  const TemplateParts parts = parts_of(kind, system_message);
   for (const std::string& token : parts.special_tokens) {
     if (!tokenizer.token_id(token)) {
       throw_user_error(
@@ -97,7 +107,7 @@ VqaSequence build_vqa_sequence(const Tokenizer& tokenizer, ChatTemplateKind kind
   // the run of image tokens (which would otherwise be scanned N times) with identical ids.
   VqaSequence sequence;
   if (num_image_tokens == 0) {
-    sequence.input_ids = tokenizer.encode(render_vqa_prompt(kind, question, 0));
+    sequence.input_ids = tokenizer.encode(render_vqa_prompt(kind, question, 0, system_message));
   } else {
     sequence.input_ids = tokenizer.encode(parts.head + parts.image_open);
     const int64_t image_token = *tokenizer.token_id(parts.image_token);

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,16 +30,27 @@ struct VqaSequence {
   int64_t query_position = 0;
 };
 
+// The system turn: unset = the template's own default message (what Hugging Face / OpenGVLab
+// write); a text = that message; "" = no system turn at all (tiny models trained from scratch
+// need not read a fixed preamble on every sequence).
+using SystemMessage = std::optional<std::string>;
+
 // One user turn holding the image (num_image_tokens placeholder tokens; 0 = text-only, no image
 // block at all) and `question`, followed by the assistant prefix. The question is tokenised as
 // the template's text around it would be by Hugging Face (added tokens inside it are matched).
 // UserError naming the tokenizer when one of the template's special tokens is missing.
 VqaSequence build_vqa_sequence(const Tokenizer& tokenizer, ChatTemplateKind kind,
-                               std::string_view question, int64_t num_image_tokens);
+                               std::string_view question, int64_t num_image_tokens,
+                               const SystemMessage& system_message = std::nullopt);
 
 // The same turn as text, image placeholder repeated num_image_tokens times (for display and tests).
 std::string render_vqa_prompt(ChatTemplateKind kind, std::string_view question,
-                              int64_t num_image_tokens);
+                              int64_t num_image_tokens,
+                              const SystemMessage& system_message = std::nullopt);
+
+// The fixed text of a template (system turn, role names) with an empty question and no image: what
+// a tokenizer for the tiny models learns its merges from, next to the questions.
+std::string template_text(ChatTemplateKind kind, const SystemMessage& system_message);
 
 // Replaces every "{placeholder}" in the template by value, e.g. fill_question(q, "prompt", p).
 // UserError when the template does not contain "{placeholder}".

@@ -136,6 +136,7 @@ int train_fold(const config::ResolvedRunConfig& resolved, const config::Backbone
   options.overall_question = run.prompt.overall_question;
   options.element_question = run.prompt.element_question;
   options.element_questions = run.prompt.element_questions;
+  options.system_message = run.prompt.system_message;
   options.soft_targets = run.loss.soft_targets;
   const data::BatchBuilder train_builder(dataset.train, *processor, text.tokenizer,
                                          text.overall_labels, text.element_labels, options);

@@ -1,6 +1,7 @@
 // `prompt:` — the VQA questions and label sets of DESIGN.md §4.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,8 @@ struct PromptConfig {
   LabelSetConfig element_labels{{"yes", "no"}, {1, 0}};
   bool sum_case_variants = true;  // P(yes) includes "Yes"/"YES" when they are single tokens
   bool element_questions = true;  // ask one yes/no question per prompt element
+  // The chat template's system turn: unset = the backbone's own default message, "" = none.
+  std::optional<std::string> system_message;
   template <class V>
   void describe(V& v) {
     v("overall_question", overall_question);
@@ -35,6 +38,7 @@ struct PromptConfig {
     v("element_labels", element_labels);
     v("sum_case_variants", sum_case_variants);
     v("element_questions", element_questions);
+    v("system_message", system_message);
   }
 };
 
