@@ -175,18 +175,23 @@ RgbImage render(const PromptPlan& plan, const SceneActual& s, int64_t size, Rand
     c = static_cast<uint8_t>(std::clamp(grey + r.uniform(-10, 10), 0.0, 255.0));
   for (size_t i = 0; i < image.pixels.size(); ++i) image.pixels[i] = background[i % 3];
 
-  const double S = static_cast<double>(size);
-  // Horizontal range per slot: halves for the side/left-of layouts, the whole width otherwise.
-  auto x_range = [&](size_t slot, double radius) -> std::pair<double, double> {
-    int half = -1;
-    if (plan.layout == Layout::kSide) half = s.layout_correct ? plan.side : 1 - plan.side;
-    if (plan.layout == Layout::kLeftOf) half = (slot == 0) == s.layout_correct ? 0 : 1;
-    if (plan.objects.size() == 2 && plan.layout == Layout::kFree)
-      half = static_cast<int>(slot);  // no overlap
-    if (half < 0) return {radius, S - radius};
-    // Objects in opposite halves overlap the middle line by at most 0.4 radius each.
-    return half == 0 ? std::pair{radius, S / 2 - 0.6 * radius}
-                     : std::pair{S / 2 + 0.6 * radius, S - radius};
+  // Objects sit in the cells of a 2×2 grid, one copy per cell: at 56 px a cell is exactly one
+  // merged vision token of the tiny Qwen2-VL models (2×2 patches of 14 px), so each token shows
+  // at most one shape and a tiny model trained from scratch sees colour and shape cleanly.
+  // Cells: 0 = top left, 1 = top right, 2 = bottom left, 3 = bottom right.
+  const double cell = static_cast<double>(size) / 2.0;
+  std::vector<int> free_cells{0, 1, 2, 3};
+  auto take_cell = [&](int column) {  // column 0 = left, 1 = right, -1 = any
+    std::vector<size_t> candidates;
+    for (size_t i = 0; i < free_cells.size(); ++i)
+      if (column < 0 || free_cells[i] % 2 == column) candidates.push_back(i);
+    if (candidates.empty())  // the column is full: any free cell
+      for (size_t i = 0; i < free_cells.size(); ++i) candidates.push_back(i);
+    const size_t pick =
+        candidates[static_cast<size_t>(r.below(static_cast<int64_t>(candidates.size())))];
+    const int c = free_cells[pick];
+    free_cells.erase(free_cells.begin() + static_cast<std::ptrdiff_t>(pick));
+    return c;
   };
   for (size_t slot = 0; slot < s.objects.size(); ++slot) {
     const auto& a = s.objects[slot];
@@ -194,21 +199,16 @@ RgbImage render(const PromptPlan& plan, const SceneActual& s, int64_t size, Rand
     uint8_t rgb[3];
     synthetic_colour_rgb(a.colour, rgb);
     for (auto& c : rgb) c = static_cast<uint8_t>(std::clamp(c + r.uniform(-12, 12), 0.0, 255.0));
-    const bool many = a.count > 1 || plan.objects[slot].count > 1;
-    const double radius = many ? r.uniform(0.10, 0.13) * S : r.uniform(0.15, 0.21) * S;
-    const auto [xlo, xhi] = x_range(slot, radius);
-    std::vector<std::pair<double, double>> placed;
-    for (int64_t copy = 0; copy < a.count; ++copy) {
-      double cx = 0, cy = 0;
-      for (int attempt = 0; attempt < 200; ++attempt) {
-        cx = r.uniform(xlo, std::max(xlo, xhi));
-        cy = r.uniform(radius, S - radius);
-        bool clear = true;
-        for (const auto& [px, py] : placed)
-          clear &= (px - cx) * (px - cx) + (py - cy) * (py - cy) > 4.4 * radius * radius;
-        if (clear) break;
-      }
-      placed.emplace_back(cx, cy);
+    // Which column the layout asks for: the side, or left-of order (swapped when it is wrong).
+    int column = -1;
+    if (plan.layout == Layout::kSide) column = s.layout_correct ? plan.side : 1 - plan.side;
+    if (plan.layout == Layout::kLeftOf) column = (slot == 0) == s.layout_correct ? 0 : 1;
+    const double radius = r.uniform(0.30, 0.40) * cell;
+    for (int64_t copy = 0; copy < a.count && !free_cells.empty(); ++copy) {
+      const int c = take_cell(copy == 0 ? column : (column < 0 ? -1 : column));
+      const double jitter = 0.5 * cell - radius - 1.0;
+      const double cx = (c % 2 + 0.5) * cell + r.uniform(-jitter, jitter);
+      const double cy = (c / 2 + 0.5) * cell + r.uniform(-jitter, jitter);
       draw_shape(image, ShapeSpec{a.shape, {rgb[0], rgb[1], rgb[2]}, cx, cy, radius});
     }
   }
@@ -333,8 +333,9 @@ void write_synthetic_dataset(const std::string& dir, const SyntheticOptions& opt
   write_text_file((fs::path(dir) / "test.json").string(), test_json.dump(1) + "\n");
   write_text_file((fs::path(dir) / "test_ground_truth.json").string(), truth_json.dump(1) + "\n");
 
-  // The tiny tokenizer learns whole words from the prompts, the default questions and the answers,
-  // so every colour, shape, count and label is one token.
+  // The tiny tokenizer learns whole words from the prompts, the default questions, the answers and
+  // the chat templates' fixed text (role names, Qwen's default system message), so every colour,
+  // shape, count and label is one token and a sequence's preamble is a few tokens, not bytes.
   const config::PromptConfig prompt_defaults;
   std::vector<std::string> corpus;
   for (const auto* split : {&train, &test})
@@ -343,6 +344,7 @@ void write_synthetic_dataset(const std::string& dir, const SyntheticOptions& opt
       corpus.push_back(fill_question(prompt_defaults.overall_question, "prompt", s.record.prompt));
       for (const auto& e : s.record.elements)
         corpus.push_back(fill_question(prompt_defaults.element_question, "element", e.name));
+      corpus.push_back(template_text(ChatTemplateKind::kQwen2VL, std::nullopt));
     }
   for (const auto& label : prompt_defaults.overall_labels.labels) corpus.push_back(label);
   for (const auto& label : prompt_defaults.element_labels.labels) corpus.push_back(label);

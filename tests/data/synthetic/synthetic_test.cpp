@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <map>
 
+#include "data/chat_template.h"
 #include "data/image.h"
 #include "data/records.h"
 #include "data/synthetic.h"
@@ -108,6 +109,33 @@ TEST(Synthetic, DrawsShapesWhereAsked) {
   EXPECT_EQ(image.row(13)[14 * 3 + 1], 0);    // beside the apex
 }
 
+TEST(Synthetic, EachShapeStaysInsideOneCellOfTheTwoByTwoGrid) {
+  // The cell borders (the middle rows and columns) show only background: at 56 px every merged
+  // vision token of the tiny models sees at most one shape. Background and pixel noise are ±10 and
+  // ±6 per channel, so two background pixels differ by at most 32.
+  SyntheticOptions options = small(4);
+  const auto samples = generate_synthetic_split(options, "train", 200);
+  int shapes_seen = 0;
+  for (const auto& s : samples) {
+    const RgbImage& image = s.image;
+    const uint8_t* corner = image.row(0);
+    auto background_like = [&](int64_t x, int64_t y) {
+      for (int c = 0; c < 3; ++c)
+        if (std::abs(image.row(y)[x * 3 + c] - corner[c]) > 32) return false;
+      return true;
+    };
+    const int64_t mid = image.width / 2;
+    for (int64_t i = 0; i < image.width; ++i)
+      for (int64_t m : {mid - 1, mid}) {
+        EXPECT_TRUE(background_like(m, i)) << s.record.img_path << " column " << m << " row " << i;
+        EXPECT_TRUE(background_like(i, m)) << s.record.img_path << " row " << m << " column " << i;
+      }
+    for (int64_t cy : {mid / 2, mid + mid / 2})
+      for (int64_t cx : {mid / 2, mid + mid / 2}) shapes_seen += !background_like(cx, cy);
+  }
+  EXPECT_GT(shapes_seen, 100);  // shapes do sit in the cells (about 1.5 per image)
+}
+
 TEST(Synthetic, WrittenDatasetLoadsThroughTheRecordReader) {
   const auto dir =
       fs::temp_directory_path() / ("tokenfocus_synth_test_" + std::to_string(getpid()));
@@ -159,6 +187,9 @@ TEST(Synthetic, WrittenDatasetLoadsThroughTheRecordReader) {
   for (const auto& w : words) EXPECT_EQ(tokenizer.encode(" " + w).size(), 1u) << "\" " << w << "\"";
   for (const char* label : {"1", "2", "3", "4", "5", "yes", "no"})
     EXPECT_EQ(tokenizer.encode(label).size(), 1u) << label;
+  // The chat template's role names are single tokens too: <|im_start|> user \n <|im_end|> \n
+  // <|im_start|> assistant \n.
+  EXPECT_EQ(tokenizer.encode(template_text(ChatTemplateKind::kQwen2VL, "")).size(), 8u);
   fs::remove_all(dir);
 }
 

@@ -52,6 +52,29 @@ TEST(ChatTemplate, Qwen2VLWithImage) {
             qwen().encode(render_vqa_prompt(ChatTemplateKind::kQwen2VL, "Is it red?", 3)));
 }
 
+TEST(ChatTemplate, SystemMessageChoice) {
+  // A message of the user's replaces the default; "" drops the system turn; both templates.
+  const auto custom =
+      build_vqa_sequence(qwen(), ChatTemplateKind::kQwen2VL, "Is it red?", 1, "Be brief.");
+  EXPECT_EQ(qwen().decode(custom.input_ids),
+            "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\n"
+            "<|vision_start|><|image_pad|><|vision_end|>Is it red?<|im_end|>\n"
+            "<|im_start|>assistant\n");
+  const auto none = build_vqa_sequence(qwen(), ChatTemplateKind::kQwen2VL, "Is it red?", 1, "");
+  EXPECT_EQ(qwen().decode(none.input_ids),
+            "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>Is it red?<|im_end|>\n"
+            "<|im_start|>assistant\n");
+  EXPECT_EQ(none.query_position, static_cast<int64_t>(none.input_ids.size()) - 1);
+  EXPECT_EQ(render_vqa_prompt(ChatTemplateKind::kInternVL2_5, "Q", 1, ""),
+            "<|im_start|>user\n<img><IMG_CONTEXT></img>\nQ<|im_end|>\n<|im_start|>assistant\n");
+  // Unset = the default, as before.
+  EXPECT_EQ(build_vqa_sequence(qwen(), ChatTemplateKind::kQwen2VL, "Is it red?", 1, std::nullopt)
+                .input_ids,
+            build_vqa_sequence(qwen(), ChatTemplateKind::kQwen2VL, "Is it red?", 1).input_ids);
+  EXPECT_EQ(template_text(ChatTemplateKind::kQwen2VL, ""),
+            "<|im_start|>user\n<|im_end|>\n<|im_start|>assistant\n");
+}
+
 TEST(ChatTemplate, Qwen2VLTextOnlyHasNoImageBlock) {
   const std::string question = "\n  Leading newline and spaces?";
   const auto seq = build_vqa_sequence(qwen(), ChatTemplateKind::kQwen2VL, question, 0);
