@@ -31,6 +31,7 @@ class Communicator {
   virtual int rank() const = 0;
   virtual int world_size() const = 0;
   virtual int local_rank() const = 0;  // rank among the processes of this node
+  virtual int local_size() const = 0;  // processes of this node (they share its cores)
   // The device tensors must live on for this backend (CPU for MPI, cuda:local_rank for NCCL).
   virtual torch::Device device() const = 0;
 

@@ -124,6 +124,7 @@ MpiCommunicator::MpiCommunicator(double timeout_seconds) : timeout_seconds_(time
   check_mpi(MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node),
             "MPI_Comm_split_type(SHARED)");
   MPI_Comm_rank(node, &local_rank_);
+  MPI_Comm_size(node, &local_size_);
   MPI_Comm_free(&node);
   last_seen_.assign(world_size_, 0);
 }

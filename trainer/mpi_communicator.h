@@ -31,6 +31,7 @@ class MpiCommunicator : public Communicator {
   int rank() const override { return rank_; }
   int world_size() const override { return world_size_; }
   int local_rank() const override { return local_rank_; }
+  int local_size() const override { return local_size_; }
   torch::Device device() const override { return torch::kCPU; }
 
   std::unique_ptr<CollectiveWork> all_reduce_async(torch::Tensor tensor, ReduceOp op) override;
@@ -59,6 +60,7 @@ class MpiCommunicator : public Communicator {
   int rank_ = 0;
   int world_size_ = 1;
   int local_rank_ = 0;
+  int local_size_ = 1;
   double timeout_seconds_;
   int64_t sequence_ = 0;
   std::vector<int64_t> last_seen_;  // highest collective number each rank announced

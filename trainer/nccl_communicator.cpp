@@ -101,6 +101,7 @@ class NcclCommunicator : public Communicator {
   int rank() const override { return control_.rank(); }
   int world_size() const override { return control_.world_size(); }
   int local_rank() const override { return control_.local_rank(); }
+  int local_size() const override { return control_.local_size(); }
   torch::Device device() const override { return torch::Device(torch::kCUDA, device_index_); }
 
   std::unique_ptr<CollectiveWork> all_reduce_async(torch::Tensor tensor, ReduceOp op) override {

@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "launch/command_registry.h"
 #include "trainer/communicator.h"
+#include "trainer/cpu_threads.h"
 #include "trainer/fold_runner.h"
 
 namespace tokenfocus::launch {
@@ -38,6 +39,7 @@ CommandRun setup_train(CLI::App& command) {
     comm_options.timeout_seconds = run.config.distributed.timeout_seconds;
     auto comm = trainer::make_communicator(comm_options);
     log::set_rank(comm->rank(), comm->world_size());
+    trainer::configure_cpu_threads(*comm, run.config.distributed.threads_per_rank);
     log::info("train: {} rank(s), backend {}, config {}", comm->world_size(), comm->backend(),
               run.hash.substr(0, 12));
     trainer::TrainSelection selection;
