@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <optional>
 #include <random>
 
 namespace tokenfocus::ensemble {
@@ -138,6 +139,10 @@ SimplexOptimum blend_scores(const std::vector<std::vector<double>>& candidates,
                             PlccDirection direction, const SimplexSearchOptions& options) {
   std::vector<double> gt(rows.size()), pred(rows.size());
   for (size_t i = 0; i < rows.size(); ++i) gt[i] = truth[rows[i]];
+  // Each evaluation's logistic fit starts where the last converged one ended: neighbouring
+  // weights give neighbouring curves, and from the official start every fit took hundreds of
+  // evaluations (the blend search was most of the demo's ensemble stage).
+  std::optional<LogisticParams> warm;
   return maximise_over_simplex(
       candidates.size(),
       [&](const std::vector<double>& w) {
@@ -146,8 +151,13 @@ SimplexOptimum blend_scores(const std::vector<std::vector<double>>& candidates,
           for (size_t j = 0; j < candidates.size(); ++j) v += w[j] * candidates[j][rows[i]];
           pred[i] = v;
         }
-        const double value =
-            0.25 * spearman(gt, pred) + 0.25 * plcc_after_logistic(gt, pred, direction);
+        LogisticFit fit;
+        double plcc = std::numeric_limits<double>::quiet_NaN();
+        if (warm) plcc = plcc_after_logistic(gt, pred, direction, *warm, &fit);
+        if (!fit.converged)
+          plcc = plcc_after_logistic(gt, pred, direction, &fit);  // official start
+        if (fit.converged) warm = fit.params;
+        const double value = 0.25 * spearman(gt, pred) + 0.25 * plcc;
         return std::isnan(value) ? -1.0 : value;
       },
       options);

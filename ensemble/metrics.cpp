@@ -140,16 +140,38 @@ const char* to_string(PlccDirection direction) {
   return direction == PlccDirection::kOfficial ? "official" : "conventional";
 }
 
+namespace {
+
+// The curve maps `from` onto `to`; PLCC compares `to` with the curve's values.
+struct FitDirection {
+  const std::vector<double>& from;
+  const std::vector<double>& to;
+};
+FitDirection fit_direction(const std::vector<double>& ground_truth,
+                           const std::vector<double>& prediction, PlccDirection direction) {
+  if (direction == PlccDirection::kOfficial) return {ground_truth, prediction};
+  return {prediction, ground_truth};
+}
+
+}  // namespace
+
 double plcc_after_logistic(const std::vector<double>& ground_truth,
                            const std::vector<double>& prediction, PlccDirection direction,
                            LogisticFit* fit_out) {
   check_sizes(ground_truth, prediction, "plcc");
-  // The curve maps `from` onto `to`; PLCC compares `to` with the curve's values.
-  const auto& from = direction == PlccDirection::kOfficial ? ground_truth : prediction;
-  const auto& to = direction == PlccDirection::kOfficial ? prediction : ground_truth;
+  const auto [from, to] = fit_direction(ground_truth, prediction, direction);
+  return plcc_after_logistic(ground_truth, prediction, direction, official_initial_params(from, to),
+                             fit_out);
+}
+
+double plcc_after_logistic(const std::vector<double>& ground_truth,
+                           const std::vector<double>& prediction, PlccDirection direction,
+                           const LogisticParams& initial, LogisticFit* fit_out) {
+  check_sizes(ground_truth, prediction, "plcc");
+  const auto [from, to] = fit_direction(ground_truth, prediction, direction);
   // curve_fit refuses fewer points than its 4 parameters (the official script would stop there).
   if (from.size() < 4) return kNaN;
-  const LogisticFit fit = fit_logistic4(from, to, official_initial_params(from, to));
+  const LogisticFit fit = fit_logistic4(from, to, initial);
   if (fit_out) *fit_out = fit;
   std::vector<double> fitted(from.size());
   for (size_t i = 0; i < from.size(); ++i) fitted[i] = logistic4(from[i], fit.params);

@@ -38,6 +38,12 @@ const char* to_string(PlccDirection direction);
 double plcc_after_logistic(const std::vector<double>& ground_truth,
                            const std::vector<double>& prediction, PlccDirection direction,
                            LogisticFit* fit = nullptr);
+// The same fit started from `initial` instead of the official start values: for searches that
+// evaluate many nearby predictions (blend weights), where the previous optimum is a far closer
+// start. Reported metrics always use the official start (the overload above).
+double plcc_after_logistic(const std::vector<double>& ground_truth,
+                           const std::vector<double>& prediction, PlccDirection direction,
+                           const LogisticParams& initial, LogisticFit* fit = nullptr);
 
 // Element accuracy: both sides binarised at >= 0.5, fraction equal. NaN when there are no elements.
 double element_accuracy(const std::vector<double>& ground_truth,
