@@ -6,6 +6,31 @@
 #include "common/error.h"
 
 namespace tokenfocus::models {
+namespace {
+
+// InternVL: every image is [tiles, 3, S, S]; all tiles of the batch in one [T,3,S,S] tensor.
+ModelInputs with_tiles(const data::Batch& batch, ModelInputs inputs) {
+  const std::vector<int64_t>& first = batch.images[0].shape;
+  int64_t tiles = 0;
+  for (size_t i = 0; i < batch.images.size(); ++i) {
+    const auto& image = batch.images[i];
+    const auto& shape = image.shape;
+    if (shape.size() != 4 || shape[1] != first[1] || shape[2] != first[2] || shape[3] != first[3] ||
+        static_cast<int64_t>(image.pixel_values.size()) !=
+            shape[0] * shape[1] * shape[2] * shape[3])
+      throw_user_error("batch: image {} is not a [tiles, {}, {}, {}] tile stack", i, first[1],
+                       first[2], first[3]);
+    tiles += shape[0];
+  }
+  inputs.pixel_values = torch::empty({tiles, first[1], first[2], first[3]}, torch::kFloat);
+  float* out = inputs.pixel_values.data_ptr<float>();
+  for (const auto& image : batch.images)
+    out = std::copy(image.pixel_values.begin(), image.pixel_values.end(), out);
+  inputs.image_grid_thw = torch::ones({tiles}, torch::kLong);  // image_flags: every tile is real
+  return inputs;
+}
+
+}  // namespace
 
 ModelInputs to_model_inputs(const data::Batch& batch) {
   const int64_t rows = batch.num_sequences(), seq = batch.seq_len;
@@ -26,6 +51,7 @@ ModelInputs to_model_inputs(const data::Batch& batch) {
   inputs.image_of_sequence = torch::tensor(shown, torch::kLong);
   if (images == 0) return inputs;
 
+  if (batch.images[0].shape.size() == 4) return with_tiles(batch, std::move(inputs));
   int64_t patches = 0;
   const int64_t width = batch.images[0].shape.size() == 2 ? batch.images[0].shape[1] : -1;
   std::vector<int64_t> grid;

@@ -9,10 +9,14 @@
 
 namespace tokenfocus::models {
 
-// input_ids / attention_mask [B,S]; pixel_values = the batch's unique images' patch rows
-// concatenated in image order with image_grid_thw [n_img,3] (undefined when the batch has no
-// image); image_of_sequence [B] from each sequence's image index. UserError when the batch is
-// inconsistent (wrong buffer sizes, images of different patch widths, a bad image index).
+// input_ids / attention_mask [B,S]; image_of_sequence [B] from each sequence's image index;
+// pixel_values in image order (undefined when the batch has no image):
+//   Qwen family (images of [patches, width]): the patch rows concatenated, image_grid_thw
+//   [n_img,3];
+//   InternVL (images of [tiles, 3, S, S]): the tiles concatenated, [T,3,S,S], and image_grid_thw
+//   holding InternVL's image_flags [T] (1 = a real tile).
+// UserError when the batch is inconsistent (wrong buffer sizes, images of different layouts or
+// sizes, a bad image index).
 ModelInputs to_model_inputs(const data::Batch& batch);
 
 // [B,2] int64 rows (sequence, query_position) for hidden_at.

@@ -10,6 +10,8 @@
 #include "common/log.h"
 #include "launch/command_registry.h"
 #include "models/init.h"
+#include "models/internvl_config.h"
+#include "models/internvl_init.h"
 
 namespace tokenfocus::launch {
 namespace {
@@ -22,7 +24,7 @@ CommandRun setup_model_init(CLI::App& command) {
   auto options = std::make_shared<Options>();
   command
       .add_option("--config", options->config,
-                  "Hugging Face config.json of the model (qwen2_vl, qwen2_5_vl)")
+                  "Hugging Face config.json of the model (qwen2_vl, qwen2_5_vl, internvl_chat)")
       ->required();
   command.add_option("--out", options->out, "Model folder to write")->required();
   command.add_option("--seed", options->seed, "Seed of the random weights")->capture_default_str();
@@ -31,9 +33,15 @@ CommandRun setup_model_init(CLI::App& command) {
       "preprocessor_config.json to take min/max_pixels from (default: CONFIG's "
       "sibling <stem>.preprocessor_config.json if present, else 56x56..112x112 pixels)");
   command.footer(
-      "Writes config.json, model.safetensors and preprocessor_config.json into the folder.");
+      "Writes config.json, model.safetensors and (Qwen family) preprocessor_config.json into the "
+      "folder. An InternVL folder takes its tile settings from config.json.");
   return [options] {
     namespace fs = std::filesystem;
+    if (models::is_internvl_config(options->config)) {
+      models::init_internvl_model_folder(options->config, options->out, options->seed);
+      log::info("model init: wrote {} (InternVL, seed {})", options->out, options->seed);
+      return 0;
+    }
     std::string preprocessor = options->preprocessor;
     if (preprocessor.empty()) {
       const fs::path config(options->config);
