@@ -1,6 +1,7 @@
 #include "trainer/fold_runner.h"
 
 #include <filesystem>
+#include <functional>
 #include <limits>
 
 #include <fmt/format.h>
@@ -20,6 +21,7 @@
 #include "losses/batch_targets.h"
 #include "models/peft.h"
 #include "models/registry.h"
+#include "trainer/scorer_folder.h"
 #include "trainer/vqa_task.h"
 
 namespace tokenfocus::trainer {
@@ -105,14 +107,67 @@ BackboneText load_text(const config::BackboneConfig& b, const config::PromptConf
   return t;
 }
 
-std::unique_ptr<data::ImageProcessor> make_processor(const config::BackboneConfig& b) {
-  data::ImageProcessorSettings s = data::read_image_processor_settings(b.model_dir);
-  // The run config's image section is the user's word on resolution: it wins over the folder's.
-  s.min_pixels = b.image.min_pixels;
-  s.max_pixels = b.image.max_pixels;
-  s.max_tiles = b.image.max_tiles;
-  s.use_thumbnail = b.image.use_thumbnail;
-  return data::make_image_processor(s);
+data::BatchBuilderOptions builder_options(const config::RunConfig& run,
+                                          const models::Backbone& model) {
+  data::BatchBuilderOptions options;
+  options.image_root = run.data.image_root;
+  options.chat_template = data::chat_template_for_model_type(model.model_type());
+  options.system_message = run.prompt.system_message;
+  options.overall_question = run.prompt.overall_question;
+  options.element_question = run.prompt.element_question;
+  options.element_questions = run.prompt.element_questions;
+  options.soft_targets = run.loss.soft_targets;
+  return options;
+}
+
+PredictorOptions predictor_options(const config::RunConfig& run) {
+  PredictorOptions predictor;
+  predictor.batch_size = run.optim.micro_batch_size;
+  predictor.temperature = run.loss.temperature;
+  predictor.sum_case_variants = run.prompt.sum_case_variants;
+  return predictor;
+}
+
+std::vector<int64_t> all_indices(size_t count) {
+  std::vector<int64_t> indices(count);
+  for (size_t i = 0; i < count; ++i) indices[i] = static_cast<int64_t>(i);
+  return indices;
+}
+
+// Out-of-fold and test predictions of `model` for one fold. Collective; rank 0 gets them.
+data::FoldPredictions predict_fold(models::Backbone& model, const data::BatchBuilder& train_builder,
+                                   const data::BatchBuilder& test_builder, const Dataset& dataset,
+                                   const std::vector<int64_t>& validation, int64_t fold,
+                                   const BackboneText& text, const PredictorOptions& predictor,
+                                   Communicator& comm) {
+  data::FoldPredictions predictions;
+  predictions.fold = fold;
+  predictions.oof = predict_records(model, train_builder, dataset.train, validation, text.overall,
+                                    text.element, predictor, comm);
+  predictions.test =
+      predict_records(model, test_builder, dataset.test, all_indices(dataset.test.size()),
+                      text.overall, text.element, predictor, comm);
+  return predictions;
+}
+
+// Rank 0: the fold's metrics into `predictions` and the store RUN/predictions/<b>/fold<k>.h5.
+void write_fold_store(const config::ResolvedRunConfig& resolved, const config::BackboneConfig& b,
+                      const Dataset& dataset, const std::vector<int64_t>& validation,
+                      const BackboneText& text, const TrainSelection& selection,
+                      std::optional<int64_t> optimizer_steps, data::FoldPredictions& predictions) {
+  const config::RunConfig& run = resolved.config;
+  predictions.metrics = metrics_map(evaluate(predictions.oof, dataset.train, validation, run));
+  if (optimizer_steps)
+    predictions.metrics["optimizer_steps"] = static_cast<double>(*optimizer_steps);
+  data::StoreHeader header;
+  header.backbone = b.name;
+  header.config_yaml = resolved.canonical_yaml;
+  header.config_hash = resolved.hash;
+  header.code_version = selection.code_version;
+  header.labels = text.overall_labels.labels;
+  header.label_values = text.overall_labels.values;
+  header.num_folds = run.folds.k;
+  data::write_fold_predictions(run.output.run_dir, header, predictions);
 }
 
 int train_fold(const config::ResolvedRunConfig& resolved, const config::BackboneConfig& b,
@@ -129,24 +184,14 @@ int train_fold(const config::ResolvedRunConfig& resolved, const config::Backbone
   torch::manual_seed(static_cast<uint64_t>(run.seed) * 1000003ULL + static_cast<uint64_t>(fold));
   std::shared_ptr<models::Backbone> model = models::load_backbone(b.model_dir);
   configure_finetuning(*model, b);
-  const auto processor = make_processor(b);
-  data::BatchBuilderOptions options;
-  options.image_root = run.data.image_root;
-  options.chat_template = data::chat_template_for_model_type(model->model_type());
-  options.overall_question = run.prompt.overall_question;
-  options.element_question = run.prompt.element_question;
-  options.element_questions = run.prompt.element_questions;
-  options.system_message = run.prompt.system_message;
-  options.soft_targets = run.loss.soft_targets;
+  const auto processor = make_image_processor_for(b.model_dir, b.image);
+  const data::BatchBuilderOptions options = builder_options(run, *model);
   const data::BatchBuilder train_builder(dataset.train, *processor, text.tokenizer,
                                          text.overall_labels, text.element_labels, options);
   const data::BatchBuilder test_builder(dataset.test, *processor, text.tokenizer,
                                         text.overall_labels, text.element_labels, options);
   const losses::TfPsLoss loss(run.loss, text.overall, text.element);
-  PredictorOptions predictor;
-  predictor.batch_size = run.optim.micro_batch_size;
-  predictor.temperature = run.loss.temperature;
-  predictor.sum_case_variants = run.prompt.sum_case_variants;
+  const PredictorOptions predictor = predictor_options(run);
 
   const std::vector<int64_t> validation = folds.validation_indices(fold);
   auto epoch_end = [&](int64_t epoch, Communicator& c) -> std::string {
@@ -177,29 +222,17 @@ int train_fold(const config::ResolvedRunConfig& resolved, const config::Backbone
   const LoopResult result = run_training(task, comm, loop);
   if (result.preempted) return kExitRequeue;
 
-  data::FoldPredictions predictions;
-  predictions.fold = fold;
-  predictions.oof = predict_records(*model, train_builder, dataset.train, validation, text.overall,
-                                    text.element, predictor, comm);
-  std::vector<int64_t> test_indices(dataset.test.size());
-  for (size_t i = 0; i < test_indices.size(); ++i) test_indices[i] = static_cast<int64_t>(i);
-  predictions.test = predict_records(*model, test_builder, dataset.test, test_indices, text.overall,
-                                     text.element, predictor, comm);
+  data::FoldPredictions predictions = predict_fold(*model, train_builder, test_builder, dataset,
+                                                   validation, fold, text, predictor, comm);
   if (comm.rank() == 0) {
-    predictions.metrics = metrics_map(evaluate(predictions.oof, dataset.train, validation, run));
-    predictions.metrics["optimizer_steps"] = static_cast<double>(result.optimizer_steps);
-    data::StoreHeader header;
-    header.backbone = b.name;
-    header.config_yaml = resolved.canonical_yaml;
-    header.config_hash = resolved.hash;
-    header.code_version = selection.code_version;
-    header.labels = text.overall_labels.labels;
-    header.label_values = text.overall_labels.values;
-    header.num_folds = run.folds.k;
-    data::write_fold_predictions(run_dir, header, predictions);
+    write_fold_store(resolved, b, dataset, validation, text, selection, result.optimizer_steps,
+                     predictions);
     if (b.finetune == "lora")
       models::save_peft_adapter(fmt::format("{}/adapters/{}/fold{}", run_dir, b.name, fold), *model,
                                 b.lora, b.model_dir);
+    // Last: it merges LoRA adapters into the weights.
+    export_scorer_folder(scorer_folder_path(run_dir, b.name, fold), *model, b, run, resolved.hash,
+                         fold);
     log::info("{}: out-of-fold SRCC {:.4f} PLCC {:.4f} acc {:.4f} final {:.4f}; wrote {}", label,
               predictions.metrics["srcc"], predictions.metrics["plcc"], predictions.metrics["acc"],
               predictions.metrics["final"], data::fold_predictions_path(run_dir, b.name, fold));
@@ -208,10 +241,13 @@ int train_fold(const config::ResolvedRunConfig& resolved, const config::Backbone
   return kExitOk;
 }
 
-}  // namespace
+// Every (backbone, fold) a command works on, with the dataset and the fold assignment.
+using FoldWork = std::function<int(const config::BackboneConfig&, const BackboneText&, int64_t fold,
+                                   const Dataset&, const data::FoldAssignment&)>;
 
-int train_run(const config::ResolvedRunConfig& resolved, const TrainSelection& selection,
-              Communicator& comm) {
+int for_each_selected_fold(const config::ResolvedRunConfig& resolved,
+                           const TrainSelection& selection, Communicator& comm,
+                           const FoldWork& work) {
   const config::RunConfig& run = resolved.config;
   if (run.backbones.empty()) throw_user_error("backbones: the run has no backbone to train");
   if (run.data.train_records.empty())
@@ -243,11 +279,63 @@ int train_run(const config::ResolvedRunConfig& resolved, const TrainSelection& s
     const BackboneText text = load_text(b, run.prompt);
     for (int64_t fold : fold_list) {
       if (selection.fold && fold != *selection.fold) continue;
-      const int code = train_fold(resolved, b, fold, dataset, folds, text, selection, comm);
+      const int code = work(b, text, fold, dataset, folds);
       if (code != kExitOk) return code;
     }
   }
   return kExitOk;
+}
+
+// `predict` for one fold: the exported fold model, the run's data and questions.
+int predict_fold_from_export(const config::ResolvedRunConfig& resolved,
+                             const config::BackboneConfig& b, int64_t fold, const Dataset& dataset,
+                             const data::FoldAssignment& folds, const BackboneText& text,
+                             const TrainSelection& selection, Communicator& comm) {
+  const config::RunConfig& run = resolved.config;
+  const std::string dir = scorer_folder_path(run.output.run_dir, b.name, fold);
+  Scorer scorer = load_scorer_folder(dir);
+  if (scorer.config.run_config_hash != resolved.hash)
+    log::warn("{}: trained with run config {}, predicting with {} (data or questions may differ)",
+              dir, scorer.config.run_config_hash.substr(0, 12), resolved.hash.substr(0, 12));
+  const data::BatchBuilderOptions options = builder_options(run, *scorer.model);
+  const data::BatchBuilder train_builder(dataset.train, *scorer.processor, text.tokenizer,
+                                         text.overall_labels, text.element_labels, options);
+  const data::BatchBuilder test_builder(dataset.test, *scorer.processor, text.tokenizer,
+                                        text.overall_labels, text.element_labels, options);
+  const std::vector<int64_t> validation = folds.validation_indices(fold);
+  data::FoldPredictions predictions =
+      predict_fold(*scorer.model, train_builder, test_builder, dataset, validation, fold, text,
+                   predictor_options(run), comm);
+  if (comm.rank() == 0) {
+    write_fold_store(resolved, b, dataset, validation, text, selection, std::nullopt, predictions);
+    log::info("{}/fold{}: predicted from {}; out-of-fold SRCC {:.4f}; wrote {}", b.name, fold, dir,
+              predictions.metrics["srcc"],
+              data::fold_predictions_path(run.output.run_dir, b.name, fold));
+  }
+  comm.barrier();
+  return kExitOk;
+}
+
+}  // namespace
+
+int train_run(const config::ResolvedRunConfig& resolved, const TrainSelection& selection,
+              Communicator& comm) {
+  return for_each_selected_fold(
+      resolved, selection, comm,
+      [&](const config::BackboneConfig& b, const BackboneText& text, int64_t fold,
+          const Dataset& dataset, const data::FoldAssignment& folds) {
+        return train_fold(resolved, b, fold, dataset, folds, text, selection, comm);
+      });
+}
+
+int predict_run(const config::ResolvedRunConfig& resolved, const TrainSelection& selection,
+                Communicator& comm) {
+  return for_each_selected_fold(
+      resolved, selection, comm,
+      [&](const config::BackboneConfig& b, const BackboneText& text, int64_t fold,
+          const Dataset& dataset, const data::FoldAssignment& folds) {
+        return predict_fold_from_export(resolved, b, fold, dataset, folds, text, selection, comm);
+      });
 }
 
 }  // namespace tokenfocus::trainer

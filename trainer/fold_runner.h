@@ -1,6 +1,7 @@
 // `tokenfocus train`: every (backbone, fold) of a run, or the ones selected (Slurm array tasks).
 // Per fold: train on the other folds, evaluate on the held-out fold each epoch, then write the
-// out-of-fold and test predictions to RUN/predictions/<backbone>/fold<k>.h5.
+// out-of-fold and test predictions to RUN/predictions/<backbone>/fold<k>.h5 and export the fold
+// model as a scoring folder, RUN/models/<backbone>/fold<k>.
 #pragma once
 
 #include <optional>
@@ -22,5 +23,11 @@ struct TrainSelection {
 // Collective: every rank calls it with the same arguments.
 int train_run(const config::ResolvedRunConfig& run, const TrainSelection& selection,
               Communicator& comm);
+
+// `tokenfocus predict`: rewrites each selected fold's predictions store from the fold model that
+// train exported (RUN/models/<backbone>/fold<k>, trainer/scorer_folder.h), on every rank; `resume`
+// is ignored. On the world size that trained, the stores equal train's (tested). Collective.
+int predict_run(const config::ResolvedRunConfig& run, const TrainSelection& selection,
+                Communicator& comm);
 
 }  // namespace tokenfocus::trainer

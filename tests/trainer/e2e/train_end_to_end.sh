@@ -48,6 +48,57 @@ for k in (0, 1):
 assert sorted(oof_keys) == sorted(r["img_path"] for r in train), "each training sample exactly once out of fold"
 print(f"h5py: 2 folds, {len(oof_keys)} out-of-fold and {len(test)} test predictions per fold")
 PY
+# Each fold's model is exported as a scoring folder.
+for k in 0 1; do
+  for f in config.json model.safetensors tokenizer.json scorer.yaml preprocessor_config.json; do
+    [ -f "$work/run/models/tiny/fold$k/$f" ] || { echo "missing models/tiny/fold$k/$f"; exit 1; }
+  done
+done
+# predict rebuilds the stores from the exported models: identical to what train wrote.
+cp -r "$work/run/predictions" "$work/predictions-train"
+"${mpi[@]}" "$exe" predict "$work/run.yaml" 2>&1 | tee "$work/predict.log"
+# score: one model, every training record, and one (image, prompt) pair.
+"$exe" score --model "$work/run/models/tiny/fold0" --data "$work/data/train.json" \
+  --out "$work/scores.jsonl"
+"$exe" score --model "$work/run/models/tiny/fold0" --image "$work/data/images/train/000000.png" \
+  --prompt "a red circle" > "$work/one.jsonl"
+"$python" - "$work" <<'PY'
+import sys, json, h5py, numpy as np
+work = sys.argv[1]
+for k in (0, 1):
+    with h5py.File(f"{work}/predictions-train/tiny/fold{k}.h5") as a, h5py.File(f"{work}/run/predictions/tiny/fold{k}.h5") as b:
+        for split in ("oof", "test"):
+            for name in ("keys", "score", "label_probs", "element_prob"):
+                x, y = a[split][name][()], b[split][name][()]
+                assert x.shape == y.shape and np.array_equal(x, y), (k, split, name)
+lines = [json.loads(l) for l in open(f"{work}/scores.jsonl")]
+train = json.load(open(f"{work}/data/train.json"))
+assert [l["img_path"] for l in lines] == [r["img_path"] for r in train]
+with h5py.File(f"{work}/run/predictions/tiny/fold0.h5") as f:
+    keys = [x.decode() if isinstance(x, bytes) else x for x in f["oof"]["keys"][()]]
+    oof = dict(zip(keys, f["oof"]["score"][()]))
+# Other batch neighbours than in train's predictions: the same maths on other padding; 1e-5.
+worst = max(abs(l["score"] - oof[l["img_path"]]) for l in lines if l["img_path"] in oof)
+assert worst <= 1e-5, worst
+assert all(len(l["element_probs"]) == len(r["element_score"]) for l, r in zip(lines, train))
+one = [json.loads(l) for l in open(f"{work}/one.jsonl")]
+assert len(one) == 1 and 1 <= one[0]["score"] <= 5 and abs(sum(one[0]["label_probs"].values()) - 1) < 1e-6
+print(f"predict: stores identical to train's; score: {len(lines)} records, max |score - store| = {worst:.2e}")
+PY
+# Bad input: one clear error each, exit code 1 (user error).
+expect_error() {  # expect_error TEXT COMMAND...
+  local text=$1; shift
+  set +e; out=$("$@" 2>&1); code=$?; set -e
+  [ "$code" -eq 1 ] || { echo "expected exit 1, got $code: $out"; exit 1; }
+  grep -qF "$text" <<<"$out" || { echo "expected '$text' in: $out"; exit 1; }
+}
+expect_error "no such model folder" "$exe" score --model "$work/nowhere" --image x --prompt y
+cp -r "$work/run/models/tiny/fold0" "$work/broken"
+echo "bogus_key: 1" >> "$work/broken/scorer.yaml"
+expect_error "bogus_key" "$exe" score --model "$work/broken" --image "$work/data/images/train/000000.png" --prompt p
+expect_error "no such file" "$exe" score --model "$work/run/models/tiny/fold0" --image "$work/none.png" --prompt p
+rm "$work/broken/tokenizer.json"
+expect_error "missing tokenizer.json" "$exe" score --model "$work/broken" --image x --prompt y
 # --resume with both stores present trains nothing.
 "${mpi[@]}" "$exe" train "$work/run.yaml" --resume 2>&1 | grep -c "predictions exist, nothing to do" | grep -qx 2
 echo "1 passed, 0 failed"

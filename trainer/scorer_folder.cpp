@@ -1,0 +1,117 @@
+#include "trainer/scorer_folder.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "common/atomic_file.h"
+#include "common/config/resolve.h"
+#include "common/error.h"
+#include "losses/batch_targets.h"
+#include "models/peft.h"
+#include "models/registry.h"
+#include "models/safetensors.h"
+
+namespace tokenfocus::trainer {
+namespace {
+
+namespace fs = std::filesystem;
+
+void copy_into(const fs::path& from, const fs::path& folder) {
+  std::error_code error;
+  fs::copy_file(from, folder / from.filename(), fs::copy_options::overwrite_existing, error);
+  if (error)
+    throw_user_error("cannot copy {} into {}: {}", from.string(), folder.string(), error.message());
+}
+
+}  // namespace
+
+std::string scorer_folder_path(const std::string& run_dir, const std::string& backbone,
+                               int64_t fold) {
+  return fmt::format("{}/models/{}/fold{}", run_dir, backbone, fold);
+}
+
+void export_scorer_folder(const std::string& dir, models::Backbone& model,
+                          const config::BackboneConfig& b, const config::RunConfig& run,
+                          const std::string& run_config_hash, int64_t fold) {
+  const fs::path target(dir);
+  const fs::path temporary = target.string() + fmt::format(".tmp-{}", ::getpid());
+  fs::remove_all(temporary);
+  fs::create_directories(temporary);
+
+  // LoRA: fold the adapters into the base weights so the folder is one plain model.
+  if (b.finetune == "lora") models::merge_lora(model);
+  std::map<std::string, torch::Tensor> weights;
+  for (const auto& item : model.named_parameters()) weights[item.key()] = item.value().detach();
+  models::save_safetensors((temporary / "model.safetensors").string(), weights, {{"format", "pt"}});
+  copy_into(fs::path(b.model_dir) / "config.json", temporary);
+  if (fs::exists(fs::path(b.model_dir) / "preprocessor_config.json"))
+    copy_into(fs::path(b.model_dir) / "preprocessor_config.json", temporary);
+  const fs::path tokenizer =
+      b.tokenizer.empty() ? fs::path(b.model_dir) / "tokenizer.json" : fs::path(b.tokenizer);
+  std::error_code error;
+  fs::copy_file(tokenizer, temporary / "tokenizer.json", fs::copy_options::overwrite_existing,
+                error);
+  if (error)
+    throw_user_error("cannot copy {} into {}: {}", tokenizer.string(), temporary.string(),
+                     error.message());
+
+  config::ScorerConfig scorer;
+  scorer.backbone = b.name;
+  scorer.fold = fold;
+  scorer.run_config_hash = run_config_hash;
+  scorer.prompt = run.prompt;
+  scorer.image = b.image;
+  scorer.temperature = run.loss.temperature;
+  write_file_atomically((temporary / "scorer.yaml").string(),
+                        "# Written by tokenfocus train: how to score with this fold model.\n" +
+                            config::to_canonical_yaml(scorer));
+
+  fs::remove_all(target);  // an older export of the same fold
+  fs::create_directories(target.parent_path());
+  fs::rename(temporary, target);
+}
+
+Scorer load_scorer_folder(const std::string& dir) {
+  const fs::path folder(dir);
+  if (!fs::is_directory(folder))
+    throw_user_error("{}: no such model folder (train writes RUN/models/<backbone>/fold<k>)", dir);
+  for (const char* file : {"scorer.yaml", "config.json", "model.safetensors", "tokenizer.json"})
+    if (!fs::exists(folder / file))
+      throw_user_error("{}: missing {} (not a folder written by tokenfocus train)", dir, file);
+  config::ScorerConfig settings =
+      config::resolve_file<config::ScorerConfig>((folder / "scorer.yaml").string()).config;
+  data::Tokenizer tokenizer = data::Tokenizer::from_file((folder / "tokenizer.json").string());
+  Scorer scorer{std::move(settings),
+                models::load_backbone(dir),
+                std::move(tokenizer),
+                {},
+                {},
+                {},
+                {},
+                nullptr};
+  const config::PromptConfig& prompt = scorer.config.prompt;
+  scorer.overall_labels = data::resolve_label_set(scorer.tokenizer, prompt.overall_labels, false,
+                                                  "prompt.overall_labels");
+  scorer.element_labels = data::resolve_label_set(
+      scorer.tokenizer, prompt.element_labels, prompt.sum_case_variants, "prompt.element_labels");
+  scorer.overall = losses::label_head_from(scorer.overall_labels);
+  scorer.element = losses::label_head_from(scorer.element_labels);
+  scorer.processor = make_image_processor_for(dir, scorer.config.image);
+  return scorer;
+}
+
+std::unique_ptr<data::ImageProcessor> make_image_processor_for(const std::string& model_dir,
+                                                               const config::ImageConfig& image) {
+  data::ImageProcessorSettings s = data::read_image_processor_settings(model_dir);
+  s.min_pixels = image.min_pixels;
+  s.max_pixels = image.max_pixels;
+  s.max_tiles = image.max_tiles;
+  s.use_thumbnail = image.use_thumbnail;
+  return data::make_image_processor(s);
+}
+
+}  // namespace tokenfocus::trainer
