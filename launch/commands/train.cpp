@@ -6,9 +6,8 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "launch/command_registry.h"
-#include "trainer/communicator.h"
-#include "trainer/cpu_threads.h"
 #include "trainer/fold_runner.h"
+#include "trainer/rank_start.h"
 
 namespace tokenfocus::launch {
 namespace {
@@ -34,12 +33,7 @@ CommandRun setup_train(CLI::App& command) {
       "checkpointing on SIGTERM/SIGUSR1 (run again with --resume).");
   return [o]() -> int {
     const auto run = config::load_run_config(o->config, o->overrides);
-    trainer::CommunicatorOptions comm_options;
-    comm_options.backend = run.config.distributed.backend;
-    comm_options.timeout_seconds = run.config.distributed.timeout_seconds;
-    auto comm = trainer::make_communicator(comm_options);
-    log::set_rank(comm->rank(), comm->world_size());
-    trainer::configure_cpu_threads(*comm, run.config.distributed.threads_per_rank);
+    auto comm = trainer::start_rank(run.config.distributed);
     log::info("train: {} rank(s), backend {}, config {}", comm->world_size(), comm->backend(),
               run.hash.substr(0, 12));
     trainer::TrainSelection selection;
