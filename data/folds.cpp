@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/atomic_file.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "data/sampler.h"
@@ -115,14 +116,7 @@ void write_folds(const std::string& path, const FoldAssignment& folds,
     samples.push_back(std::move(s));
   }
   doc["samples"] = std::move(samples);
-  const std::string temp = path + ".tmp";
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    if (!out) throw_user_error("{}: cannot write folds file", temp);
-    out << doc.dump(1) << '\n';
-    if (!out) throw_user_error("{}: write failed", temp);
-  }
-  std::filesystem::rename(temp, path);
+  write_file_atomically(path, doc.dump(1) + "\n");
 }
 
 FoldAssignment read_folds(const std::string& path) {

@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <webp/decode.h>
 
+#include "common/atomic_file.h"
 #include "common/error.h"
 
 namespace tokenfocus::data {
@@ -370,22 +371,17 @@ void write_png(const std::string& path, const RgbImage& image) {
     throw_user_error("{}: cannot write a PNG of {}x{} with {} bytes of pixels", path, image.width,
                      image.height, image.pixels.size());
   }
-  const std::string temporary = fmt::format("{}.tmp{}", path, static_cast<long>(::getpid()));
-  FILE* file = std::fopen(temporary.c_str(), "wb");
-  if (file == nullptr) throw_user_error("{}: cannot create ({})", temporary, std::strerror(errno));
-  PngWriteState state;
-  const bool written = write_png_to(file, &image, &state);
-  const bool closed = std::fclose(file) == 0;
-  if (!written || !closed) {
-    std::remove(temporary.c_str());
-    throw_user_error("{}: cannot write PNG ({})", path,
-                     written ? "error while closing the file" : state.message);
-  }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    const int error = errno;
-    std::remove(temporary.c_str());
-    throw_user_error("{}: cannot rename {} into place ({})", path, temporary, std::strerror(error));
-  }
+  write_via_temporary(path, [&](const std::string& temporary) {
+    FILE* file = std::fopen(temporary.c_str(), "wb");
+    if (file == nullptr)
+      throw_user_error("{}: cannot create ({})", temporary, std::strerror(errno));
+    PngWriteState state;
+    const bool written = write_png_to(file, &image, &state);
+    const bool closed = std::fclose(file) == 0;
+    if (!written || !closed)
+      throw_user_error("{}: cannot write PNG ({})", path,
+                       written ? "error while closing the file" : state.message);
+  });
 }
 
 }  // namespace tokenfocus::data

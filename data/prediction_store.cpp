@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <regex>
 
+#include "common/atomic_file.h"
 #include "common/error.h"
 #include "common/log.h"
 
@@ -325,9 +326,7 @@ void write_fold_predictions(const std::string& run_dir, const StoreHeader& heade
                            set->num_labels, header.labels.size());
 
   const std::string path = fold_predictions_path(run_dir, header.backbone, fold.fold);
-  fs::create_directories(fs::path(path).parent_path());
-  const std::string temp = path + ".tmp";
-  {
+  write_via_temporary(path, [&](const std::string& temp) {
     const Writer w{temp};
     Handle file(H5Fcreate(temp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
     if (!file.valid()) throw_user_error("{}: cannot create predictions file", temp);
@@ -347,8 +346,7 @@ void write_fold_predictions(const std::string& run_dir, const StoreHeader& heade
     for (const auto& [name, value] : fold.metrics)
       w.attr_double(metrics.get(), name.c_str(), value);
     if (H5Fflush(f, H5F_SCOPE_GLOBAL) < 0) throw_user_error("{}: flush failed", temp);
-  }
-  fs::rename(temp, path);
+  });  // the file is closed (Handle) before the rename
 }
 
 FoldPredictions read_fold_predictions(const std::string& path, StoreHeader* header) {

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/atomic_file.h"
 #include "common/config/sections/prompt.h"
 #include "common/error.h"
 #include "common/log.h"
@@ -223,17 +224,6 @@ uint64_t split_stream(const std::string& split) {  // FNV-1a: portable string ha
   return h;
 }
 
-void write_text_file(const std::string& path, const std::string& text) {
-  const std::string temp = path + ".tmp";
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    if (!out) throw_user_error("{}: cannot write", temp);
-    out << text;
-    if (!out) throw_user_error("{}: write failed", temp);
-  }
-  fs::rename(temp, path);
-}
-
 }  // namespace
 
 std::vector<SyntheticSample> generate_synthetic_split(const SyntheticOptions& options,
@@ -329,9 +319,10 @@ void write_synthetic_dataset(const std::string& dir, const SyntheticOptions& opt
     truth["element_score"] = elements;
     truth_json.push_back(truth);
   }
-  write_text_file((fs::path(dir) / "train.json").string(), train_json.dump(1) + "\n");
-  write_text_file((fs::path(dir) / "test.json").string(), test_json.dump(1) + "\n");
-  write_text_file((fs::path(dir) / "test_ground_truth.json").string(), truth_json.dump(1) + "\n");
+  write_file_atomically((fs::path(dir) / "train.json").string(), train_json.dump(1) + "\n");
+  write_file_atomically((fs::path(dir) / "test.json").string(), test_json.dump(1) + "\n");
+  write_file_atomically((fs::path(dir) / "test_ground_truth.json").string(),
+                        truth_json.dump(1) + "\n");
 
   // The tiny tokenizer learns whole words from the prompts, the default questions, the answers and
   // the chat templates' fixed text (role names, Qwen's default system message), so every colour,
@@ -348,8 +339,8 @@ void write_synthetic_dataset(const std::string& dir, const SyntheticOptions& opt
     }
   for (const auto& label : prompt_defaults.overall_labels.labels) corpus.push_back(label);
   for (const auto& label : prompt_defaults.element_labels.labels) corpus.push_back(label);
-  write_text_file((fs::path(dir) / "tokenizer.json").string(),
-                  make_tiny_tokenizer_json(corpus, options.vocab_size));
+  write_file_atomically((fs::path(dir) / "tokenizer.json").string(),
+                        make_tiny_tokenizer_json(corpus, options.vocab_size));
   log::info("synthetic data: {} training and {} test images ({}×{} px) in {}", train.size(),
             test.size(), options.image_size, options.image_size, dir);
 }

@@ -8,6 +8,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <nlohmann/json.hpp>
 
+#include "common/atomic_file.h"
 #include "common/error.h"
 #include "models/registry.h"
 #include "models/safetensors.h"
@@ -20,19 +21,6 @@ namespace fs = std::filesystem;
 bool ends_with(const std::string& text, const std::string& suffix) {
   return text.size() >= suffix.size() &&
          text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-void write_text_atomically(const fs::path& path, const std::string& text) {
-  const fs::path temporary = path.string() + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    if (!out) throw_user_error("{}: cannot write", temporary.string());
-    out << text;
-    if (!out.flush()) throw_user_error("{}: write failed", temporary.string());
-  }
-  std::error_code error;
-  fs::rename(temporary, path, error);
-  if (error) throw_user_error("{}: cannot rename into place: {}", path.string(), error.message());
 }
 
 }  // namespace
@@ -108,9 +96,10 @@ void write_model_folder(const std::string& dir, const HfModelConfig& config, Bac
                                     {"temporal_patch_size", config.vision.temporal_patch_size},
                                     {"resample", 3},
                                     {"rescale_factor", 1.0 / 255.0}};
-  write_text_atomically(fs::path(dir) / "preprocessor_config.json", processor.dump(2) + "\n");
+  write_file_atomically((fs::path(dir) / "preprocessor_config.json").string(),
+                        processor.dump(2) + "\n");
   // config.json last: its presence marks a complete folder.
-  write_text_atomically(fs::path(dir) / "config.json", hf_config_to_json(config));
+  write_file_atomically((fs::path(dir) / "config.json").string(), hf_config_to_json(config));
 }
 
 void init_model_folder(const std::string& config_path, const std::string& dir, uint64_t seed,

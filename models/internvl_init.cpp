@@ -6,6 +6,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include "common/atomic_file.h"
 #include "common/error.h"
 #include "models/safetensors.h"
 
@@ -52,13 +53,7 @@ void write_internvl_model_folder(const std::string& dir, InternVLBackbone& backb
   fs::create_directories(dir, error);
   if (error) throw_user_error("{}: cannot create the folder ({})", dir, error.message());
   const fs::path config_path = fs::path(dir) / "config.json";
-  const fs::path temporary = fs::path(dir) / "config.json.tmp";
-  {
-    std::ofstream out(temporary);
-    out << internvl_config_to_json(backbone.config());
-    if (!out) throw_user_error("{}: cannot write", temporary.string());
-  }
-  fs::rename(temporary, config_path);
+  write_file_atomically(config_path.string(), internvl_config_to_json(backbone.config()));
   std::map<std::string, torch::Tensor> tensors;
   for (const auto& item : backbone.named_parameters()) tensors[item.key()] = item.value().detach();
   save_safetensors((fs::path(dir) / "model.safetensors").string(), tensors, {{"format", "pt"}});

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/atomic_file.h"
 #include "common/error.h"
 
 namespace tokenfocus::models {
@@ -136,10 +137,6 @@ SafetensorsEntry parse_entry(const std::string& name, const nlohmann::json& valu
   return entry;
 }
 
-std::string temporary_name(const std::string& path) {
-  return fmt::format("{}.tmp.{}", path, static_cast<long>(::getpid()));
-}
-
 }  // namespace
 
 bool parse_safetensors_dtype(const std::string& name, SafetensorsDtype& dtype) {
@@ -259,27 +256,20 @@ void write_safetensors_file(const std::string& path, std::vector<SafetensorsWrit
   for (int i = 0; i < 8; ++i)
     length[i] = static_cast<uint8_t>(static_cast<uint64_t>(text.size()) >> (8 * i));
 
-  const std::string temporary = temporary_name(path);
-  FILE* file = std::fopen(temporary.c_str(), "wb");
-  if (!file) throw_user_error("{}: cannot write ({})", temporary, std::strerror(errno));
-  bool ok = std::fwrite(length, 1, 8, file) == 8 &&
-            std::fwrite(text.data(), 1, text.size(), file) == text.size();
-  for (const auto& entry : entries) {
-    if (ok && entry.nbytes > 0) ok = std::fwrite(entry.data, 1, entry.nbytes, file) == entry.nbytes;
-  }
-  ok = std::fflush(file) == 0 && ok;
-  ok = ::fsync(::fileno(file)) == 0 && ok;
-  ok = std::fclose(file) == 0 && ok;
-  if (!ok) {
-    const int error = errno;
-    std::remove(temporary.c_str());
-    throw_user_error("{}: writing failed ({})", path, std::strerror(error));
-  }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    const int error = errno;
-    std::remove(temporary.c_str());
-    throw_user_error("{}: cannot rename {} into place ({})", path, temporary, std::strerror(error));
-  }
+  write_via_temporary(path, [&](const std::string& temporary) {
+    FILE* file = std::fopen(temporary.c_str(), "wb");
+    if (!file) throw_user_error("{}: cannot write ({})", temporary, std::strerror(errno));
+    bool ok = std::fwrite(length, 1, 8, file) == 8 &&
+              std::fwrite(text.data(), 1, text.size(), file) == text.size();
+    for (const auto& entry : entries) {
+      if (ok && entry.nbytes > 0)
+        ok = std::fwrite(entry.data, 1, entry.nbytes, file) == entry.nbytes;
+    }
+    ok = std::fflush(file) == 0 && ok;
+    ok = ::fsync(::fileno(file)) == 0 && ok;
+    ok = std::fclose(file) == 0 && ok;
+    if (!ok) throw_user_error("{}: writing failed ({})", path, std::strerror(errno));
+  });
 }
 
 }  // namespace tokenfocus::models

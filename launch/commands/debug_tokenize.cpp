@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "common/atomic_file.h"
 #include "common/error.h"
 #include "data/tokenizer.h"
 #include "launch/command_registry.h"
@@ -67,21 +68,13 @@ CommandRun setup_debug_tokenize(CLI::App& command) {
       return 0;
     }
     // Temporary name, then rename: a failed run never leaves a half-written OUT behind.
-    const std::string temporary = options->out + ".partial";
-    {
+    write_via_temporary(options->out, [&](const std::string& temporary) {
       std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
       if (!out) throw_user_error("{}: cannot write the output file", temporary);
-      try {
-        tokenize_lines(tokenizer, in, options->jsonl, out);
-      } catch (...) {
-        out.close();
-        std::filesystem::remove(temporary);
-        throw;
-      }
+      tokenize_lines(tokenizer, in, options->jsonl, out);
       out.close();
       if (!out) throw_user_error("{}: writing failed", temporary);
-    }
-    std::filesystem::rename(temporary, options->out);
+    });
     return 0;
   };
 }
