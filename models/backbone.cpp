@@ -74,4 +74,9 @@ torch::Tensor run_checkpointed(const Block& block, const torch::Tensor& input,
   return CheckpointFunction::apply(at::TensorList(inputs), std::make_shared<Block>(block));
 }
 
+torch::Tensor run_block(bool checkpointing, const Block& block, const torch::Tensor& input,
+                        const torch::nn::Module& module) {
+  return checkpointing ? run_checkpointed(block, input, module.parameters()) : block(input);
+}
+
 }  // namespace tokenfocus::models

@@ -59,4 +59,11 @@ torch::Tensor run_checkpointed(const std::function<torch::Tensor(const torch::Te
                                const torch::Tensor& input,
                                const std::vector<torch::Tensor>& parameters);
 
+// `block(input)`; with `checkpointing` through run_checkpointed with `module`'s parameters. How
+// every decoder layer and vision block runs. `block` captures by value: backward re-runs it after
+// the caller's frame is gone.
+torch::Tensor run_block(bool checkpointing,
+                        const std::function<torch::Tensor(const torch::Tensor&)>& block,
+                        const torch::Tensor& input, const torch::nn::Module& module);
+
 }  // namespace tokenfocus::models

@@ -6,27 +6,12 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "models/json_keys.h"
 
 namespace tokenfocus::models {
 namespace {
 
 using nlohmann::json;
-
-// Reads `object[key]` into `field` when present (HF omits keys equal to the defaults).
-template <class T>
-void read_key(const json& object, const char* key, T& field, const std::string& where) {
-  const auto it = object.find(key);
-  if (it == object.end() || it->is_null()) return;
-  try {
-    field = it->get<T>();
-  } catch (const json::exception&) {
-    throw_user_error("{}: key '{}' has the wrong type ({})", where, key, it->dump());
-  }
-}
-
-void check_positive(int64_t value, const char* key, const std::string& where) {
-  if (value <= 0) throw_user_error("{}: key '{}' must be positive, got {}", where, key, value);
-}
 
 void read_vision(const json& object, const std::string& model_type, HfVisionConfig& vision,
                  const std::string& where) {
@@ -38,9 +23,9 @@ void read_vision(const json& object, const std::string& model_type, HfVisionConf
     vision.hidden_size = 1280;      // embed_dim
     vision.out_hidden_size = 3584;  // hidden_size
     vision.hidden_act = "quick_gelu";
-    read_key(object, "embed_dim", vision.hidden_size, where);
-    read_key(object, "hidden_size", vision.out_hidden_size, where);
-    read_key(object, "mlp_ratio", vision.mlp_ratio, where);
+    read_json_key(object, "embed_dim", vision.hidden_size, where);
+    read_json_key(object, "hidden_size", vision.out_hidden_size, where);
+    read_json_key(object, "mlp_ratio", vision.mlp_ratio, where);
   } else {
     vision.hidden_size = 3584;
     vision.out_hidden_size = 3584;
@@ -49,28 +34,28 @@ void read_vision(const json& object, const std::string& model_type, HfVisionConf
     vision.window_size = 112;
     vision.fullatt_block_indexes = {7, 15, 23, 31};
     vision.tokens_per_second = 4;
-    read_key(object, "hidden_size", vision.hidden_size, where);
-    read_key(object, "out_hidden_size", vision.out_hidden_size, where);
-    read_key(object, "intermediate_size", vision.intermediate_size, where);
-    read_key(object, "window_size", vision.window_size, where);
-    read_key(object, "fullatt_block_indexes", vision.fullatt_block_indexes, where);
-    read_key(object, "tokens_per_second", vision.tokens_per_second, where);
+    read_json_key(object, "hidden_size", vision.hidden_size, where);
+    read_json_key(object, "out_hidden_size", vision.out_hidden_size, where);
+    read_json_key(object, "intermediate_size", vision.intermediate_size, where);
+    read_json_key(object, "window_size", vision.window_size, where);
+    read_json_key(object, "fullatt_block_indexes", vision.fullatt_block_indexes, where);
+    read_json_key(object, "tokens_per_second", vision.tokens_per_second, where);
   }
-  read_key(object, "depth", vision.depth, where);
-  read_key(object, "num_heads", vision.num_heads, where);
-  read_key(object, "in_channels", vision.in_channels, where);
-  read_key(object, "patch_size", vision.patch_size, where);
-  read_key(object, "spatial_merge_size", vision.spatial_merge_size, where);
-  read_key(object, "temporal_patch_size", vision.temporal_patch_size, where);
-  read_key(object, "hidden_act", vision.hidden_act, where);
-  read_key(object, "initializer_range", vision.initializer_range, where);
+  read_json_key(object, "depth", vision.depth, where);
+  read_json_key(object, "num_heads", vision.num_heads, where);
+  read_json_key(object, "in_channels", vision.in_channels, where);
+  read_json_key(object, "patch_size", vision.patch_size, where);
+  read_json_key(object, "spatial_merge_size", vision.spatial_merge_size, where);
+  read_json_key(object, "temporal_patch_size", vision.temporal_patch_size, where);
+  read_json_key(object, "hidden_act", vision.hidden_act, where);
+  read_json_key(object, "initializer_range", vision.initializer_range, where);
 
-  check_positive(vision.depth, "depth", where);
-  check_positive(vision.hidden_size, qwen2_vl ? "embed_dim" : "hidden_size", where);
-  check_positive(vision.num_heads, "num_heads", where);
-  check_positive(vision.patch_size, "patch_size", where);
-  check_positive(vision.spatial_merge_size, "spatial_merge_size", where);
-  check_positive(vision.temporal_patch_size, "temporal_patch_size", where);
+  check_json_positive(vision.depth, "depth", where);
+  check_json_positive(vision.hidden_size, qwen2_vl ? "embed_dim" : "hidden_size", where);
+  check_json_positive(vision.num_heads, "num_heads", where);
+  check_json_positive(vision.patch_size, "patch_size", where);
+  check_json_positive(vision.spatial_merge_size, "spatial_merge_size", where);
+  check_json_positive(vision.temporal_patch_size, "temporal_patch_size", where);
   if (vision.hidden_size % vision.num_heads != 0 || vision.head_dim() % 4 != 0)
     throw_user_error("{}: vision width {} must split into {} heads whose size is a multiple of 4",
                      where, vision.hidden_size, vision.num_heads);
@@ -102,43 +87,43 @@ HfModelConfig parse_hf_config(const std::string& json_text, const std::string& s
   if (!root.is_object()) throw_user_error("{}: expected a JSON object", source);
 
   HfModelConfig config;
-  read_key(root, "model_type", config.model_type, source);
+  read_json_key(root, "model_type", config.model_type, source);
   if (config.model_type != "qwen2_vl" && config.model_type != "qwen2_5_vl")
     throw_user_error("{}: model_type '{}' is not supported here (qwen2_vl, qwen2_5_vl)", source,
                      config.model_type);
-  read_key(root, "vocab_size", config.vocab_size, source);
-  read_key(root, "hidden_size", config.hidden_size, source);
-  read_key(root, "intermediate_size", config.intermediate_size, source);
-  read_key(root, "num_hidden_layers", config.num_hidden_layers, source);
-  read_key(root, "num_attention_heads", config.num_attention_heads, source);
-  read_key(root, "num_key_value_heads", config.num_key_value_heads, source);
+  read_json_key(root, "vocab_size", config.vocab_size, source);
+  read_json_key(root, "hidden_size", config.hidden_size, source);
+  read_json_key(root, "intermediate_size", config.intermediate_size, source);
+  read_json_key(root, "num_hidden_layers", config.num_hidden_layers, source);
+  read_json_key(root, "num_attention_heads", config.num_attention_heads, source);
+  read_json_key(root, "num_key_value_heads", config.num_key_value_heads, source);
   if (root.contains("num_key_value_heads") && root["num_key_value_heads"].is_null())
     config.num_key_value_heads = config.num_attention_heads;  // HF: None means plain MHA
-  read_key(root, "hidden_act", config.hidden_act, source);
-  read_key(root, "rms_norm_eps", config.rms_norm_eps, source);
-  read_key(root, "rope_theta", config.rope_theta, source);
-  read_key(root, "tie_word_embeddings", config.tie_word_embeddings, source);
-  read_key(root, "initializer_range", config.initializer_range, source);
-  read_key(root, "attention_dropout", config.attention_dropout, source);
-  read_key(root, "bos_token_id", config.bos_token_id, source);
-  read_key(root, "eos_token_id", config.eos_token_id, source);
-  read_key(root, "pad_token_id", config.pad_token_id, source);
-  read_key(root, "vision_start_token_id", config.vision_start_token_id, source);
-  read_key(root, "vision_end_token_id", config.vision_end_token_id, source);
-  read_key(root, "image_token_id", config.image_token_id, source);
-  read_key(root, "video_token_id", config.video_token_id, source);
+  read_json_key(root, "hidden_act", config.hidden_act, source);
+  read_json_key(root, "rms_norm_eps", config.rms_norm_eps, source);
+  read_json_key(root, "rope_theta", config.rope_theta, source);
+  read_json_key(root, "tie_word_embeddings", config.tie_word_embeddings, source);
+  read_json_key(root, "initializer_range", config.initializer_range, source);
+  read_json_key(root, "attention_dropout", config.attention_dropout, source);
+  read_json_key(root, "bos_token_id", config.bos_token_id, source);
+  read_json_key(root, "eos_token_id", config.eos_token_id, source);
+  read_json_key(root, "pad_token_id", config.pad_token_id, source);
+  read_json_key(root, "vision_start_token_id", config.vision_start_token_id, source);
+  read_json_key(root, "vision_end_token_id", config.vision_end_token_id, source);
+  read_json_key(root, "image_token_id", config.image_token_id, source);
+  read_json_key(root, "video_token_id", config.video_token_id, source);
 
   // HF rewrites rope type "mrope" to "default" when it builds the config; the section list alone
   // says that positions are 3-D (temporal, height, width).
   if (const auto rope = root.find("rope_scaling"); rope != root.end() && rope->is_object())
-    read_key(*rope, "mrope_section", config.mrope_section, source + " rope_scaling");
+    read_json_key(*rope, "mrope_section", config.mrope_section, source + " rope_scaling");
 
-  check_positive(config.vocab_size, "vocab_size", source);
-  check_positive(config.hidden_size, "hidden_size", source);
-  check_positive(config.intermediate_size, "intermediate_size", source);
-  check_positive(config.num_hidden_layers, "num_hidden_layers", source);
-  check_positive(config.num_attention_heads, "num_attention_heads", source);
-  check_positive(config.num_key_value_heads, "num_key_value_heads", source);
+  check_json_positive(config.vocab_size, "vocab_size", source);
+  check_json_positive(config.hidden_size, "hidden_size", source);
+  check_json_positive(config.intermediate_size, "intermediate_size", source);
+  check_json_positive(config.num_hidden_layers, "num_hidden_layers", source);
+  check_json_positive(config.num_attention_heads, "num_attention_heads", source);
+  check_json_positive(config.num_key_value_heads, "num_key_value_heads", source);
   if (config.hidden_size % config.num_attention_heads != 0 ||
       config.num_attention_heads % config.num_key_value_heads != 0 || config.head_dim() % 2 != 0)
     throw_user_error(

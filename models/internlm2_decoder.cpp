@@ -46,34 +46,15 @@ torch::Tensor InternLM2AttentionImpl::forward(const torch::Tensor& x, const torc
   // wqkv rows are (kv head, slot, d) with slots = this kv head's `groups` query heads, then its
   // key, then its value: query head kv·groups + g reads key/value head kv.
   const torch::Tensor packed = wqkv(x).view({batch, seq, kv_heads_, groups + 2, head_dim_});
-  const torch::Tensor cos4 = cos.unsqueeze(1), sin4 = sin.unsqueeze(1);  // [B,1,S,d]
-  torch::Tensor k = packed.select(3, groups).transpose(1, 2);            // [B,kv,S,d]
-  k = k * cos4 + rotate_half(k) * sin4;
-  torch::Tensor v = packed.select(3, groups + 1).transpose(1, 2);
-  auto repeat_kv = [&](const torch::Tensor& t) {
-    return t.unsqueeze(2)
-        .expand({batch, kv_heads_, groups, seq, head_dim_})
-        .reshape({batch, heads_, seq, head_dim_});
-  };
-  k = repeat_kv(k);
-  v = repeat_kv(v);
+  const torch::Tensor k = packed.select(3, groups).transpose(1, 2);  // [B,kv,S,d]
+  const torch::Tensor v = packed.select(3, groups + 1).transpose(1, 2);
   const torch::Tensor queries =
       packed.narrow(3, 0, groups).reshape({batch, seq, heads_, head_dim_});
-  if (!query_index.defined()) {
-    torch::Tensor q = queries.transpose(1, 2);
-    q = q * cos4 + rotate_half(q) * sin4;
-    const torch::Tensor out = attention(q, k, v, mask);
-    return wo(out.transpose(1, 2).reshape({batch, seq, heads_ * head_dim_}));
-  }
-  const torch::Tensor rows = query_index.select(1, 0), positions = query_index.select(1, 1);
-  const int64_t count = query_index.size(0);
-  torch::Tensor q = queries.index({rows, positions}).view({count, heads_, 1, head_dim_});
-  const torch::Tensor cq = cos.index({rows, positions}).view({count, 1, 1, head_dim_});
-  const torch::Tensor sq = sin.index({rows, positions}).view({count, 1, 1, head_dim_});
-  q = q * cq + rotate_half(q) * sq;
-  const torch::Tensor mq = mask.select(1, 0).index({rows, positions}).view({count, 1, 1, seq});
-  const torch::Tensor out = attention(q, k.index_select(0, rows), v.index_select(0, rows), mq);
-  return wo(out.reshape({count, heads_ * head_dim_}));
+  const torch::Tensor q =
+      query_index.defined()
+          ? rows_at(queries, query_index).view({query_index.size(0), heads_, 1, head_dim_})
+          : queries.transpose(1, 2);
+  return wo(rotary_gqa_attention(q, k, v, cos, sin, mask, query_index));
 }
 
 InternLM2MlpImpl::InternLM2MlpImpl(int64_t hidden, int64_t intermediate, bool with_bias) {
@@ -99,10 +80,8 @@ InternLM2LayerImpl::InternLM2LayerImpl(const InternVLConfig& config) {
 torch::Tensor InternLM2LayerImpl::forward(const torch::Tensor& x, const torch::Tensor& cos,
                                           const torch::Tensor& sin, const torch::Tensor& mask,
                                           const torch::Tensor& query_index) {
-  const torch::Tensor attended = attention(attention_norm(x), cos, sin, mask, query_index);
-  const torch::Tensor residual =
-      query_index.defined() ? x.index({query_index.select(1, 0), query_index.select(1, 1)}) : x;
-  const torch::Tensor h = residual + attended;
+  const torch::Tensor h =
+      rows_at(x, query_index) + attention(attention_norm(x), cos, sin, mask, query_index);
   return h + feed_forward(ffn_norm(h));
 }
 
@@ -122,13 +101,12 @@ torch::Tensor InternLM2ModelImpl::run_layer(size_t index, const torch::Tensor& x
                                             const torch::Tensor& mask,
                                             const torch::Tensor& query_index) {
   auto layer = layers->ptr<InternLM2LayerImpl>(index);
-  if (!checkpointing_) return layer->forward(x, cos, sin, mask, query_index);
-  // Captured by value: backward re-runs the block after this frame is gone.
-  return run_checkpointed(
+  return run_block(
+      checkpointing_,
       [layer, cos, sin, mask, query_index](const torch::Tensor& in) {
         return layer->forward(in, cos, sin, mask, query_index);
       },
-      x, layer->parameters());
+      x, *layer);
 }
 
 torch::Tensor InternLM2ModelImpl::forward(const torch::Tensor& embeds,

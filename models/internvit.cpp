@@ -145,11 +145,8 @@ torch::Tensor InternVisionModelImpl::forward(const torch::Tensor& pixels, int64_
   if (all_hidden) all_hidden->push_back(x);
   for (int64_t i = 0; i < layers_used; ++i) {
     auto layer = layers->ptr<InternVisionLayerImpl>(static_cast<size_t>(i));
-    if (checkpointing_)
-      x = run_checkpointed([layer](const torch::Tensor& in) { return layer->forward(in); }, x,
-                           layer->parameters());
-    else
-      x = layer->forward(x);
+    x = run_block(
+        checkpointing_, [layer](const torch::Tensor& in) { return layer->forward(in); }, x, *layer);
     if (all_hidden) all_hidden->push_back(x);
   }
   return x;

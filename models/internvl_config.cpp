@@ -8,27 +8,12 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "models/json_keys.h"
 
 namespace tokenfocus::models {
 namespace {
 
 using nlohmann::json;
-
-// Reads `object[key]` into `field` when present and not null (defaults stay otherwise).
-template <class T>
-void read_key(const json& object, const char* key, T& field, const std::string& where) {
-  const auto it = object.find(key);
-  if (it == object.end() || it->is_null()) return;
-  try {
-    field = it->get<T>();
-  } catch (const json::exception&) {
-    throw_user_error("{}: key '{}' has the wrong type ({})", where, key, it->dump());
-  }
-}
-
-void check_positive(int64_t value, const char* key, const std::string& where) {
-  if (value <= 0) throw_user_error("{}: key '{}' must be positive, got {}", where, key, value);
-}
 
 const json& section(const json& root, const char* key, const std::string& source) {
   const auto it = root.find(key);
@@ -39,26 +24,26 @@ const json& section(const json& root, const char* key, const std::string& source
 }
 
 void read_vision(const json& object, InternVisionConfig& v, const std::string& where) {
-  read_key(object, "num_channels", v.num_channels, where);
-  read_key(object, "patch_size", v.patch_size, where);
-  read_key(object, "image_size", v.image_size, where);
-  read_key(object, "hidden_size", v.hidden_size, where);
-  read_key(object, "num_hidden_layers", v.num_hidden_layers, where);
-  read_key(object, "num_attention_heads", v.num_attention_heads, where);
-  read_key(object, "intermediate_size", v.intermediate_size, where);
-  read_key(object, "hidden_act", v.hidden_act, where);
-  read_key(object, "norm_type", v.norm_type, where);
-  read_key(object, "layer_norm_eps", v.layer_norm_eps, where);
-  read_key(object, "qkv_bias", v.qkv_bias, where);
-  read_key(object, "qk_normalization", v.qk_normalization, where);
-  read_key(object, "initializer_factor", v.initializer_factor, where);
-  read_key(object, "initializer_range", v.initializer_range, where);
-  check_positive(v.num_channels, "num_channels", where);
-  check_positive(v.patch_size, "patch_size", where);
-  check_positive(v.hidden_size, "hidden_size", where);
-  check_positive(v.num_hidden_layers, "num_hidden_layers", where);
-  check_positive(v.num_attention_heads, "num_attention_heads", where);
-  check_positive(v.intermediate_size, "intermediate_size", where);
+  read_json_key(object, "num_channels", v.num_channels, where);
+  read_json_key(object, "patch_size", v.patch_size, where);
+  read_json_key(object, "image_size", v.image_size, where);
+  read_json_key(object, "hidden_size", v.hidden_size, where);
+  read_json_key(object, "num_hidden_layers", v.num_hidden_layers, where);
+  read_json_key(object, "num_attention_heads", v.num_attention_heads, where);
+  read_json_key(object, "intermediate_size", v.intermediate_size, where);
+  read_json_key(object, "hidden_act", v.hidden_act, where);
+  read_json_key(object, "norm_type", v.norm_type, where);
+  read_json_key(object, "layer_norm_eps", v.layer_norm_eps, where);
+  read_json_key(object, "qkv_bias", v.qkv_bias, where);
+  read_json_key(object, "qk_normalization", v.qk_normalization, where);
+  read_json_key(object, "initializer_factor", v.initializer_factor, where);
+  read_json_key(object, "initializer_range", v.initializer_range, where);
+  check_json_positive(v.num_channels, "num_channels", where);
+  check_json_positive(v.patch_size, "patch_size", where);
+  check_json_positive(v.hidden_size, "hidden_size", where);
+  check_json_positive(v.num_hidden_layers, "num_hidden_layers", where);
+  check_json_positive(v.num_attention_heads, "num_attention_heads", where);
+  check_json_positive(v.intermediate_size, "intermediate_size", where);
   if (v.image_size % v.patch_size != 0)
     throw_user_error("{}: image_size {} is not a multiple of patch_size {}", where, v.image_size,
                      v.patch_size);
@@ -74,10 +59,10 @@ void read_vision(const json& object, InternVisionConfig& v, const std::string& w
 
 void read_llm(const json& object, InternVLConfig& config, const std::string& where) {
   std::string type;
-  read_key(object, "model_type", type, where);
+  read_json_key(object, "model_type", type, where);
   if (type.empty()) {
     std::vector<std::string> architectures;
-    read_key(object, "architectures", architectures, where);
+    read_json_key(object, "architectures", architectures, where);
     if (!architectures.empty() && architectures[0] == "Qwen2ForCausalLM") type = "qwen2";
     if (!architectures.empty() && architectures[0] == "InternLM2ForCausalLM") type = "internlm2";
   }
@@ -116,31 +101,31 @@ void read_llm(const json& object, InternVLConfig& config, const std::string& whe
     config.llm_bias = true;
     config.max_position_embeddings = 2048;
   }
-  read_key(object, "vocab_size", llm.vocab_size, where);
-  read_key(object, "hidden_size", llm.hidden_size, where);
-  read_key(object, "intermediate_size", llm.intermediate_size, where);
-  read_key(object, "num_hidden_layers", llm.num_hidden_layers, where);
-  read_key(object, "num_attention_heads", llm.num_attention_heads, where);
-  read_key(object, "num_key_value_heads", llm.num_key_value_heads, where);
+  read_json_key(object, "vocab_size", llm.vocab_size, where);
+  read_json_key(object, "hidden_size", llm.hidden_size, where);
+  read_json_key(object, "intermediate_size", llm.intermediate_size, where);
+  read_json_key(object, "num_hidden_layers", llm.num_hidden_layers, where);
+  read_json_key(object, "num_attention_heads", llm.num_attention_heads, where);
+  read_json_key(object, "num_key_value_heads", llm.num_key_value_heads, where);
   if (llm.num_key_value_heads <= 0) llm.num_key_value_heads = llm.num_attention_heads;
-  read_key(object, "hidden_act", llm.hidden_act, where);
-  read_key(object, "rms_norm_eps", llm.rms_norm_eps, where);
-  read_key(object, "rope_theta", llm.rope_theta, where);
-  read_key(object, "tie_word_embeddings", llm.tie_word_embeddings, where);
-  read_key(object, "initializer_range", llm.initializer_range, where);
-  read_key(object, "bos_token_id", llm.bos_token_id, where);
-  read_key(object, "eos_token_id", llm.eos_token_id, where);
-  read_key(object, "max_position_embeddings", config.max_position_embeddings, where);
+  read_json_key(object, "hidden_act", llm.hidden_act, where);
+  read_json_key(object, "rms_norm_eps", llm.rms_norm_eps, where);
+  read_json_key(object, "rope_theta", llm.rope_theta, where);
+  read_json_key(object, "tie_word_embeddings", llm.tie_word_embeddings, where);
+  read_json_key(object, "initializer_range", llm.initializer_range, where);
+  read_json_key(object, "bos_token_id", llm.bos_token_id, where);
+  read_json_key(object, "eos_token_id", llm.eos_token_id, where);
+  read_json_key(object, "max_position_embeddings", config.max_position_embeddings, where);
   if (type == "internlm2") {
-    read_key(object, "pad_token_id", llm.pad_token_id, where);
-    read_key(object, "bias", config.llm_bias, where);
+    read_json_key(object, "pad_token_id", llm.pad_token_id, where);
+    read_json_key(object, "bias", config.llm_bias, where);
   }
   // Qwen2ForCausalLM builds nn.Embedding without padding_idx: pad_token_id plays no role there.
-  check_positive(llm.vocab_size, "vocab_size", where);
-  check_positive(llm.hidden_size, "hidden_size", where);
-  check_positive(llm.intermediate_size, "intermediate_size", where);
-  check_positive(llm.num_hidden_layers, "num_hidden_layers", where);
-  check_positive(llm.num_attention_heads, "num_attention_heads", where);
+  check_json_positive(llm.vocab_size, "vocab_size", where);
+  check_json_positive(llm.hidden_size, "hidden_size", where);
+  check_json_positive(llm.intermediate_size, "intermediate_size", where);
+  check_json_positive(llm.num_hidden_layers, "num_hidden_layers", where);
+  check_json_positive(llm.num_attention_heads, "num_attention_heads", where);
   if (llm.hidden_size % llm.num_attention_heads != 0 ||
       llm.num_attention_heads % llm.num_key_value_heads != 0)
     throw_user_error(
@@ -155,16 +140,16 @@ void read_llm(const json& object, InternVLConfig& config, const std::string& whe
         "false)",
         where);
   bool sliding = false;
-  read_key(object, "use_sliding_window", sliding, where);
+  read_json_key(object, "use_sliding_window", sliding, where);
   if (sliding) throw_user_error("{}: use_sliding_window true is not supported", where);
   const auto scaling = object.find("rope_scaling");
   if (scaling != object.end() && !scaling->is_null()) {
     const std::string key_where = where + " rope_scaling";
     if (!scaling->is_object()) throw_user_error("{}: must be an object or null", key_where);
     std::string kind;
-    read_key(*scaling, "type", kind, key_where);
-    if (kind.empty()) read_key(*scaling, "rope_type", kind, key_where);
-    read_key(*scaling, "factor", config.rope_scaling_factor, key_where);
+    read_json_key(*scaling, "type", kind, key_where);
+    if (kind.empty()) read_json_key(*scaling, "rope_type", kind, key_where);
+    read_json_key(*scaling, "factor", config.rope_scaling_factor, key_where);
     if (type != "internlm2" || (kind != "dynamic" && kind != "linear"))
       throw_user_error("{}: type '{}' is not supported for {} (internlm2: dynamic, linear)",
                        key_where, kind, type);
@@ -197,7 +182,7 @@ InternVLConfig parse_internvl_config(const std::string& json_text, const std::st
   }
   if (!root.is_object()) throw_user_error("{}: expected a JSON object", source);
   std::string model_type;
-  read_key(root, "model_type", model_type, source);
+  read_json_key(root, "model_type", model_type, source);
   if (model_type != "internvl_chat")
     throw_user_error("{}: model_type '{}' is not internvl_chat", source, model_type);
   InternVLConfig config;
@@ -210,19 +195,19 @@ InternVLConfig parse_internvl_config(const std::string& json_text, const std::st
   config.use_thumbnail = false;
   config.max_dynamic_patch = 6;
   config.force_image_size = config.vision.image_size;
-  read_key(root, "select_layer", config.select_layer, source);
-  read_key(root, "downsample_ratio", config.downsample_ratio, source);
-  read_key(root, "ps_version", config.ps_version, source);
-  read_key(root, "template", config.template_name, source);
-  read_key(root, "force_image_size", config.force_image_size, source);
-  read_key(root, "dynamic_image_size", config.dynamic_image_size, source);
-  read_key(root, "use_thumbnail", config.use_thumbnail, source);
-  read_key(root, "min_dynamic_patch", config.min_dynamic_patch, source);
-  read_key(root, "max_dynamic_patch", config.max_dynamic_patch, source);
-  read_key(root, "img_context_token_id", config.img_context_token_id, source);
+  read_json_key(root, "select_layer", config.select_layer, source);
+  read_json_key(root, "downsample_ratio", config.downsample_ratio, source);
+  read_json_key(root, "ps_version", config.ps_version, source);
+  read_json_key(root, "template", config.template_name, source);
+  read_json_key(root, "force_image_size", config.force_image_size, source);
+  read_json_key(root, "dynamic_image_size", config.dynamic_image_size, source);
+  read_json_key(root, "use_thumbnail", config.use_thumbnail, source);
+  read_json_key(root, "min_dynamic_patch", config.min_dynamic_patch, source);
+  read_json_key(root, "max_dynamic_patch", config.max_dynamic_patch, source);
+  read_json_key(root, "img_context_token_id", config.img_context_token_id, source);
   int64_t backbone_lora = 0, llm_lora = 0;
-  read_key(root, "use_backbone_lora", backbone_lora, source);
-  read_key(root, "use_llm_lora", llm_lora, source);
+  read_json_key(root, "use_backbone_lora", backbone_lora, source);
+  read_json_key(root, "use_llm_lora", llm_lora, source);
   if (backbone_lora != 0 || llm_lora != 0)
     throw_user_error(
         "{}: use_backbone_lora / use_llm_lora must be 0 (a checkpoint with PEFT "

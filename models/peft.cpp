@@ -10,9 +10,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/atomic_file.h"
 #include "common/error.h"
 #include "models/linear.h"
 #include "models/safetensors.h"
+#include "models/state_dict.h"
 
 namespace tokenfocus::models {
 namespace {
@@ -32,41 +34,10 @@ std::vector<std::pair<std::string, std::shared_ptr<LinearImpl>>> linear_layers(
   return layers;
 }
 
-bool targeted(const std::string& name, const std::vector<std::string>& targets) {
-  for (const auto& target : targets) {
-    if (name == target) return true;
-    if (name.size() > target.size() &&
-        name.compare(name.size() - target.size(), target.size(), target) == 0 &&
-        name[name.size() - target.size() - 1] == '.')
-      return true;
-  }
-  return false;
-}
-
-std::string shape_string(c10::IntArrayRef sizes) {
-  std::string text = "[";
-  for (std::size_t i = 0; i < sizes.size(); ++i) text += (i ? ", " : "") + std::to_string(sizes[i]);
-  return text + "]";
-}
-
 std::string joined(const std::vector<std::string>& items) {
   std::string text;
   for (const auto& item : items) text += (text.empty() ? "" : ", ") + item;
   return text;
-}
-
-void write_text_atomically(const std::string& path, const std::string& text) {
-  const std::string temporary = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream stream(temporary, std::ios::binary | std::ios::trunc);
-    stream << text;
-    stream.flush();
-    if (!stream) throw_user_error("{}: cannot write", temporary);
-  }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    std::remove(temporary.c_str());
-    throw_user_error("{}: cannot rename {} into place", path, temporary);
-  }
 }
 
 // A key of adapter_config.json that must be absent or hold `allowed` (e.g. use_dora: false).
@@ -86,7 +57,7 @@ std::vector<std::string> apply_lora(torch::nn::Module& root, const config::LoraC
   settings.dropout = lora.dropout;
   std::vector<std::string> adapted;
   for (auto& [name, linear] : linear_layers(root)) {
-    if (!targeted(name, lora.target_modules)) continue;
+    if (!module_name_matches(name, lora.target_modules)) continue;
     if (linear->has_lora()) throw_user_error("LoRA: layer {} already has an adapter", name);
     linear->add_lora(settings);
     adapted.push_back(name);
@@ -157,7 +128,7 @@ void save_peft_adapter(const std::string& dir, torch::nn::Module& root,
 
   save_safetensors((std::filesystem::path(dir) / kWeightsFile).string(), tensors,
                    {{"format", "pt"}});
-  write_text_atomically((std::filesystem::path(dir) / kConfigFile).string(), config.dump(2) + "\n");
+  write_file_atomically((std::filesystem::path(dir) / kConfigFile).string(), config.dump(2) + "\n");
 }
 
 config::LoraConfig read_peft_adapter_config(const std::string& dir) {
@@ -246,7 +217,7 @@ config::LoraConfig load_peft_adapter(const std::string& dir, torch::nn::Module& 
     if (tensor.sizes() != target.sizes() || !torch::isFloatingType(tensor.scalar_type()))
       mismatched.push_back(fmt::format("{}: {} {} vs model {}", key,
                                        c10::toString(tensor.scalar_type()),
-                                       shape_string(tensor.sizes()), shape_string(target.sizes())));
+                                       shape_text(tensor.sizes()), shape_text(target.sizes())));
     by_module_name.emplace(name, tensor);
   }
   for (const auto& [name, target] : targets) {

@@ -94,14 +94,12 @@ torch::Tensor Qwen2_5VisionTower::forward(const torch::Tensor& pixel_values,
                   static_cast<int64_t>(i)) != config_.fullatt_block_indexes.end();
     const std::vector<int64_t>& bounds = full_attention ? full : windows.cu_window_seqlens;
     auto block = blocks->ptr<Qwen2_5VisionBlockImpl>(i);
-    if (checkpointing_)
-      x = run_checkpointed(
-          [block, cos, sin, bounds](const torch::Tensor& in) {
-            return block->forward(in, cos, sin, bounds);
-          },
-          x, block->parameters());
-    else
-      x = block->forward(x, cos, sin, bounds);
+    x = run_block(
+        checkpointing_,
+        [block, cos, sin, bounds](const torch::Tensor& in) {
+          return block->forward(in, cos, sin, bounds);
+        },
+        x, *block);
     if (trace) trace->blocks.push_back(x);
   }
   x = merger(x);

@@ -92,42 +92,55 @@ Qwen2AttentionImpl::Qwen2AttentionImpl(const HfModelConfig& config)
   o_proj = register_module("o_proj", Linear(heads_ * head_dim_, config.hidden_size, false));
 }
 
+torch::Tensor rotary_gqa_attention(torch::Tensor q, torch::Tensor k, const torch::Tensor& v,
+                                   const torch::Tensor& cos, const torch::Tensor& sin,
+                                   const torch::Tensor& mask, const torch::Tensor& query_index) {
+  const int64_t batch = k.size(0), kv_heads = k.size(1), seq = k.size(2), head_dim = k.size(3);
+  const int64_t heads = q.size(1), groups = heads / kv_heads;
+  const torch::Tensor cos4 = cos.unsqueeze(1), sin4 = sin.unsqueeze(1);  // [B,1,S,d]
+  k = k * cos4 + rotate_half(k) * sin4;
+  auto repeat_kv = [&](const torch::Tensor& t) {
+    return t.unsqueeze(2)
+        .expand({batch, kv_heads, groups, seq, head_dim})
+        .reshape({batch, heads, seq, head_dim});
+  };
+  const torch::Tensor keys = repeat_kv(k), values = repeat_kv(v);
+  if (!query_index.defined()) {
+    q = q * cos4 + rotate_half(q) * sin4;
+    const torch::Tensor out = attention(q, keys, values, mask);
+    return out.transpose(1, 2).reshape({batch, seq, heads * head_dim});
+  }
+  // Queries only at the requested (sequence, position) pairs; keys and values everywhere.
+  const torch::Tensor rows = query_index.select(1, 0);
+  const int64_t count = query_index.size(0);
+  const torch::Tensor cq = rows_at(cos, query_index).view({count, 1, 1, head_dim});
+  const torch::Tensor sq = rows_at(sin, query_index).view({count, 1, 1, head_dim});
+  q = q * cq + rotate_half(q) * sq;
+  const torch::Tensor mq = rows_at(mask.select(1, 0), query_index).view({count, 1, 1, seq});
+  const torch::Tensor out =
+      attention(q, keys.index_select(0, rows), values.index_select(0, rows), mq);
+  return out.reshape({count, heads * head_dim});
+}
+
+torch::Tensor rows_at(const torch::Tensor& x, const torch::Tensor& query_index) {
+  if (!query_index.defined()) return x;
+  return x.index({query_index.select(1, 0), query_index.select(1, 1)});
+}
+
 torch::Tensor Qwen2AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& cos,
                                           const torch::Tensor& sin, const torch::Tensor& mask,
                                           const torch::Tensor& query_index) {
-  const int64_t batch = x.size(0), seq = x.size(1), groups = heads_ / kv_heads_;
+  const int64_t batch = x.size(0), seq = x.size(1);
   auto heads_first = [&](const torch::Tensor& t, int64_t n) {
     return t.view({batch, seq, n, head_dim_}).transpose(1, 2);
   };
-  const torch::Tensor cos4 = cos.unsqueeze(1), sin4 = sin.unsqueeze(1);  // [B,1,S,d]
-  torch::Tensor k = heads_first(k_proj(x), kv_heads_);
-  k = k * cos4 + rotate_half(k) * sin4;
-  torch::Tensor v = heads_first(v_proj(x), kv_heads_);
-  // GQA: query head i reads key/value head i / groups (Hugging Face's repeat_kv).
-  auto repeat_kv = [&](const torch::Tensor& t) {
-    return t.unsqueeze(2)
-        .expand({batch, kv_heads_, groups, seq, head_dim_})
-        .reshape({batch, heads_, seq, head_dim_});
-  };
-  k = repeat_kv(k);
-  v = repeat_kv(v);
-  if (!query_index.defined()) {
-    torch::Tensor q = heads_first(q_proj(x), heads_);
-    q = q * cos4 + rotate_half(q) * sin4;
-    const torch::Tensor out = attention(q, k, v, mask);
-    return o_proj(out.transpose(1, 2).reshape({batch, seq, heads_ * head_dim_}));
-  }
-  // Queries only at the requested (sequence, position) pairs; keys and values everywhere.
-  const torch::Tensor rows = query_index.select(1, 0), positions = query_index.select(1, 1);
-  const int64_t count = query_index.size(0);
-  const torch::Tensor xq = x.index({rows, positions});  // [Q,H]
-  torch::Tensor q = q_proj(xq).view({count, heads_, 1, head_dim_});
-  const torch::Tensor cq = cos.index({rows, positions}).view({count, 1, 1, head_dim_});
-  const torch::Tensor sq = sin.index({rows, positions}).view({count, 1, 1, head_dim_});
-  q = q * cq + rotate_half(q) * sq;
-  const torch::Tensor mq = mask.select(1, 0).index({rows, positions}).view({count, 1, 1, seq});
-  const torch::Tensor out = attention(q, k.index_select(0, rows), v.index_select(0, rows), mq);
-  return o_proj(out.reshape({count, heads_ * head_dim_}));
+  const torch::Tensor k = heads_first(k_proj(x), kv_heads_);
+  const torch::Tensor v = heads_first(v_proj(x), kv_heads_);
+  const torch::Tensor q =
+      query_index.defined()  // project only the queried positions
+          ? q_proj(rows_at(x, query_index)).view({query_index.size(0), heads_, 1, head_dim_})
+          : heads_first(q_proj(x), heads_);
+  return o_proj(rotary_gqa_attention(q, k, v, cos, sin, mask, query_index));
 }
 
 SwiGluMlpImpl::SwiGluMlpImpl(int64_t hidden, int64_t intermediate, bool with_bias) {
@@ -152,10 +165,8 @@ Qwen2DecoderLayerImpl::Qwen2DecoderLayerImpl(const HfModelConfig& config) {
 torch::Tensor Qwen2DecoderLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& cos,
                                              const torch::Tensor& sin, const torch::Tensor& mask,
                                              const torch::Tensor& query_index) {
-  const torch::Tensor attended = self_attn(input_layernorm(x), cos, sin, mask, query_index);
-  const torch::Tensor residual =
-      query_index.defined() ? x.index({query_index.select(1, 0), query_index.select(1, 1)}) : x;
-  const torch::Tensor h = residual + attended;
+  const torch::Tensor h =
+      rows_at(x, query_index) + self_attn(input_layernorm(x), cos, sin, mask, query_index);
   return h + mlp(post_attention_layernorm(h));
 }
 
@@ -171,15 +182,15 @@ Qwen2DecoderImpl::Qwen2DecoderImpl(const HfModelConfig& config) : config_(config
 
 torch::Tensor Qwen2DecoderImpl::run_layer(size_t index, const torch::Tensor& x,
                                           const torch::Tensor& cos, const torch::Tensor& sin,
-                                          const torch::Tensor& mask) {
+                                          const torch::Tensor& mask,
+                                          const torch::Tensor& query_index) {
   auto layer = layers->ptr<Qwen2DecoderLayerImpl>(index);
-  if (!checkpointing_) return layer->forward(x, cos, sin, mask);
-  // Captured by value: backward re-runs the block after this frame is gone.
-  return run_checkpointed(
-      [layer, cos, sin, mask](const torch::Tensor& in) {
-        return layer->forward(in, cos, sin, mask);
+  return run_block(
+      checkpointing_,
+      [layer, cos, sin, mask, query_index](const torch::Tensor& in) {
+        return layer->forward(in, cos, sin, mask, query_index);
       },
-      x, layer->parameters());
+      x, *layer);
 }
 
 torch::Tensor Qwen2DecoderImpl::forward(const torch::Tensor& embeds,
@@ -214,17 +225,7 @@ torch::Tensor Qwen2DecoderImpl::forward_at(const torch::Tensor& embeds,
   torch::Tensor x = e;
   const size_t last = layers->size() - 1;
   for (size_t i = 0; i < last; ++i) x = run_layer(i, x, cos, sin, mask);
-  auto layer = layers->ptr<Qwen2DecoderLayerImpl>(last);
-  if (checkpointing_) {
-    x = run_checkpointed(
-        [layer, cos = cos, sin = sin, mask, query_index](const torch::Tensor& in) {
-          return layer->forward(in, cos, sin, mask, query_index);
-        },
-        x, layer->parameters());
-  } else {
-    x = layer->forward(x, cos, sin, mask, query_index);
-  }
-  return norm(x);
+  return norm(run_layer(last, x, cos, sin, mask, query_index));
 }
 
 }  // namespace tokenfocus::models

@@ -46,6 +46,21 @@ std::pair<torch::Tensor, torch::Tensor> mrope_cos_sin(const torch::Tensor& posit
 // queries are fully masked (uniform softmax, finite), as in Hugging Face's eager path.
 torch::Tensor causal_padding_mask(const torch::Tensor& attention_mask, torch::ScalarType dtype);
 
+// The attention of a rotary GQA decoder layer, shared by Qwen2 and InternLM2 (they differ only in
+// how q, k and v are projected and named). k, v: [B,kv_heads,S,d], k before its rotary embedding.
+// Without `query_index`: q [B,heads,S,d] -> [B,S,heads·d]. With `query_index` ([Q,2] rows of
+// (sequence, position)): q [Q,heads,1,d] for those positions only -> [Q,heads·d]. Applies the
+// rotary embedding (cos/sin [B,S,d]) to q and k, lets query head i read key/value head
+// i / (heads / kv_heads) (Hugging Face's repeat_kv), masks with `mask` [B,1,S,S]. The result is
+// ready for the output projection.
+torch::Tensor rotary_gqa_attention(torch::Tensor q, torch::Tensor k, const torch::Tensor& v,
+                                   const torch::Tensor& cos, const torch::Tensor& sin,
+                                   const torch::Tensor& mask, const torch::Tensor& query_index);
+
+// x [B,S,...] at the (sequence, position) rows of `query_index` ([Q,...]), or x itself when
+// `query_index` is undefined: the residual of a layer that computes only at the queried positions.
+torch::Tensor rows_at(const torch::Tensor& x, const torch::Tensor& query_index);
+
 class Qwen2AttentionImpl : public torch::nn::Module {
  public:
   explicit Qwen2AttentionImpl(const HfModelConfig& config);
@@ -104,7 +119,8 @@ class Qwen2DecoderImpl : public torch::nn::Module {
 
  private:
   torch::Tensor run_layer(size_t index, const torch::Tensor& x, const torch::Tensor& cos,
-                          const torch::Tensor& sin, const torch::Tensor& mask);
+                          const torch::Tensor& sin, const torch::Tensor& mask,
+                          const torch::Tensor& query_index = {});
   HfModelConfig config_;
   bool checkpointing_ = false;
 };

@@ -180,14 +180,12 @@ torch::Tensor Qwen2VisionTower::forward(const torch::Tensor& pixel_values,
   if (trace) trace->patch_embed = x;
   for (size_t i = 0; i < blocks->size(); ++i) {
     auto block = blocks->ptr<Qwen2VisionBlockImpl>(i);
-    if (checkpointing_)
-      x = run_checkpointed(
-          [block, cos, sin, bounds](const torch::Tensor& in) {
-            return block->forward(in, cos, sin, bounds);
-          },
-          x, block->parameters());
-    else
-      x = block->forward(x, cos, sin, bounds);
+    x = run_block(
+        checkpointing_,
+        [block, cos, sin, bounds](const torch::Tensor& in) {
+          return block->forward(in, cos, sin, bounds);
+        },
+        x, *block);
     if (trace) trace->blocks.push_back(x);
   }
   x = merger(x);

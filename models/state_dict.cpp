@@ -13,23 +13,6 @@
 namespace tokenfocus::models {
 namespace {
 
-bool matches_any(const std::string& name, const std::vector<std::string>& patterns) {
-  for (const auto& pattern : patterns) {
-    if (name == pattern) return true;
-    if (name.size() > pattern.size() &&
-        name.compare(name.size() - pattern.size(), pattern.size(), pattern) == 0 &&
-        name[name.size() - pattern.size() - 1] == '.')
-      return true;
-  }
-  return false;
-}
-
-std::string shape_string(c10::IntArrayRef sizes) {
-  std::string text = "[";
-  for (std::size_t i = 0; i < sizes.size(); ++i) text += (i ? ", " : "") + std::to_string(sizes[i]);
-  return text + "]";
-}
-
 // "  missing (3): a, b, c" — at most `kShown` names, then a count, so huge mismatches stay
 // readable.
 void append_list(std::string& message, const char* title, const std::vector<std::string>& names) {
@@ -41,6 +24,27 @@ void append_list(std::string& message, const char* title, const std::vector<std:
 }
 
 }  // namespace
+
+bool module_name_matches(const std::string& name, const std::vector<std::string>& patterns) {
+  for (const auto& pattern : patterns) {
+    if (name == pattern) return true;
+    if (name.size() > pattern.size() &&
+        name.compare(name.size() - pattern.size(), pattern.size(), pattern) == 0 &&
+        name[name.size() - pattern.size() - 1] == '.')
+      return true;
+  }
+  return false;
+}
+
+std::string shape_text(c10::IntArrayRef sizes) {
+  std::string text = "[";
+  for (std::size_t i = 0; i < sizes.size(); ++i) text += (i ? ", " : "") + std::to_string(sizes[i]);
+  return text + "]";
+}
+
+std::string tensor_text(const torch::Tensor& tensor) {
+  return std::string(c10::toString(tensor.scalar_type())) + " " + shape_text(tensor.sizes());
+}
 
 void load_state_dict_strict(torch::nn::Module& module,
                             const std::map<std::string, torch::Tensor>& tensors,
@@ -55,13 +59,13 @@ void load_state_dict_strict(torch::nn::Module& module,
   for (const auto& [name, target] : targets) {
     const auto found = tensors.find(name);
     if (found == tensors.end()) {
-      if (!matches_any(name, options.allow_missing)) missing.push_back(name);
+      if (!module_name_matches(name, options.allow_missing)) missing.push_back(name);
       continue;
     }
     const torch::Tensor& source = found->second;
     if (source.sizes() != target.sizes()) {
       mismatched.push_back(fmt::format("{}: checkpoint {} vs model {}", name,
-                                       shape_string(source.sizes()), shape_string(target.sizes())));
+                                       shape_text(source.sizes()), shape_text(target.sizes())));
     } else if (source.scalar_type() != target.scalar_type() &&
                !(torch::isFloatingType(source.scalar_type()) &&
                  torch::isFloatingType(target.scalar_type()))) {
@@ -71,7 +75,7 @@ void load_state_dict_strict(torch::nn::Module& module,
     }
   }
   for (const auto& [name, tensor] : tensors) {
-    if (!targets.count(name) && !matches_any(name, options.allow_unexpected))
+    if (!targets.count(name) && !module_name_matches(name, options.allow_unexpected))
       unexpected.push_back(name);
   }
   if (!missing.empty() || !unexpected.empty() || !mismatched.empty()) {

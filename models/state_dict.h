@@ -12,6 +12,15 @@
 
 namespace tokenfocus::models {
 
+// Whether module name `name` is one of `patterns`, exactly or as a suffix after a '.'
+// ("q_proj" matches "model.layers.0.self_attn.q_proj"): how PEFT's target_modules and the
+// allow-lists below match.
+bool module_name_matches(const std::string& name, const std::vector<std::string>& patterns);
+
+// "[4, 128]", and "Float [4, 128]" with the dtype: how errors describe a tensor.
+std::string shape_text(c10::IntArrayRef sizes);
+std::string tensor_text(const torch::Tensor& tensor);
+
 struct StrictLoadOptions {
   // Module names allowed to be absent from the tensors (e.g. "lm_head.weight" when tied), matched
   // exactly or as a suffix after a '.' ("inv_freq" matches "model.rotary_emb.inv_freq").
