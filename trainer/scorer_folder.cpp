@@ -6,12 +6,13 @@
 #include <map>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "common/atomic_file.h"
 #include "common/config/resolve.h"
 #include "common/error.h"
+#include "data/chat_template.h"
 #include "losses/batch_targets.h"
-#include "models/peft.h"
 #include "models/registry.h"
 #include "models/safetensors.h"
 
@@ -27,7 +28,53 @@ void copy_into(const fs::path& from, const fs::path& folder) {
     throw_user_error("cannot copy {} into {}: {}", from.string(), folder.string(), error.message());
 }
 
+// A describe()d config struct as JSON, keys in describe() order (tokenfocus.json).
+template <class T>
+nlohmann::ordered_json to_json(const T& value);
+
+class JsonWriter {
+ public:
+  template <class T>
+  void operator()(const char* key, const T& value, const config::Check& = {}) {
+    if constexpr (config::is_optional<T>::value) {
+      if (!value) return;  // unset stays unset when read back
+      json_[key] = to_json(*value);
+    } else {
+      json_[key] = to_json(value);
+    }
+  }
+  nlohmann::ordered_json json() const { return json_; }
+
+ private:
+  nlohmann::ordered_json json_ = nlohmann::ordered_json::object();
+};
+
+template <class T>
+nlohmann::ordered_json to_json(const T& value) {
+  if constexpr (config::has_describe<T>::value) {
+    JsonWriter writer;
+    const_cast<T&>(value).describe(writer);  // describe() only reads when given a writer
+    return writer.json();
+  } else if constexpr (config::is_vector<T>::value) {
+    nlohmann::ordered_json list = nlohmann::ordered_json::array();
+    for (const auto& item : value) list.push_back(to_json(item));
+    return list;
+  } else {
+    return nlohmann::ordered_json(value);
+  }
+}
+
 }  // namespace
+
+std::string chat_template_name(const std::string& model_type) {
+  switch (data::chat_template_for_model_type(model_type)) {
+    case data::ChatTemplateKind::kQwen2VL:
+      return "qwen2_vl";
+    case data::ChatTemplateKind::kInternVL2_5:
+      return "internvl2_5";
+  }
+  throw_internal_error("no chat template name for model type {}", model_type);
+}
 
 std::string scorer_folder_path(const std::string& run_dir, const std::string& backbone,
                                int64_t fold) {
@@ -42,10 +89,12 @@ void export_scorer_folder(const std::string& dir, models::Backbone& model,
   fs::remove_all(temporary);
   fs::create_directories(temporary);
 
-  // LoRA: fold the adapters into the base weights so the folder is one plain model.
-  if (b.finetune == "lora") models::merge_lora(model);
   std::map<std::string, torch::Tensor> weights;
-  for (const auto& item : model.named_parameters()) weights[item.key()] = item.value().detach();
+  for (const auto& item : model.named_parameters()) {
+    if (item.key().find(".lora_") != std::string::npos)
+      throw_internal_error("export of {}: LoRA factor {} not merged", dir, item.key());
+    weights[item.key()] = item.value().detach().cpu();
+  }
   models::save_safetensors((temporary / "model.safetensors").string(), weights, {{"format", "pt"}});
   copy_into(fs::path(b.model_dir) / "config.json", temporary);
   if (fs::exists(fs::path(b.model_dir) / "preprocessor_config.json"))
@@ -62,13 +111,14 @@ void export_scorer_folder(const std::string& dir, models::Backbone& model,
   config::ScorerConfig scorer;
   scorer.backbone = b.name;
   scorer.fold = fold;
+  scorer.model_type = model.model_type();
+  scorer.chat_template = chat_template_name(scorer.model_type);
+  scorer.finetune = b.finetune;
   scorer.run_config_hash = run_config_hash;
   scorer.prompt = run.prompt;
   scorer.image = b.image;
   scorer.temperature = run.loss.temperature;
-  write_file_atomically((temporary / "scorer.yaml").string(),
-                        "# Written by tokenfocus train: how to score with this fold model.\n" +
-                            config::to_canonical_yaml(scorer));
+  write_file_atomically((temporary / "tokenfocus.json").string(), to_json(scorer).dump(2) + "\n");
 
   fs::remove_all(target);  // an older export of the same fold
   fs::create_directories(target.parent_path());
@@ -79,11 +129,11 @@ Scorer load_scorer_folder(const std::string& dir) {
   const fs::path folder(dir);
   if (!fs::is_directory(folder))
     throw_user_error("{}: no such model folder (train writes RUN/models/<backbone>/fold<k>)", dir);
-  for (const char* file : {"scorer.yaml", "config.json", "model.safetensors", "tokenizer.json"})
+  for (const char* file : {"tokenfocus.json", "config.json", "model.safetensors", "tokenizer.json"})
     if (!fs::exists(folder / file))
       throw_user_error("{}: missing {} (not a folder written by tokenfocus train)", dir, file);
-  config::ScorerConfig settings =
-      config::resolve_file<config::ScorerConfig>((folder / "scorer.yaml").string()).config;
+  const std::string settings_file = (folder / "tokenfocus.json").string();
+  config::ScorerConfig settings = config::resolve_file<config::ScorerConfig>(settings_file).config;
   data::Tokenizer tokenizer = data::Tokenizer::from_file((folder / "tokenizer.json").string());
   Scorer scorer{std::move(settings),
                 models::load_backbone(dir),
@@ -93,6 +143,13 @@ Scorer load_scorer_folder(const std::string& dir) {
                 {},
                 {},
                 nullptr};
+  if (scorer.model->model_type() != scorer.config.model_type)
+    throw_user_error("{}: model_type is '{}' but config.json's is '{}'", settings_file,
+                     scorer.config.model_type, scorer.model->model_type());
+  if (chat_template_name(scorer.config.model_type) != scorer.config.chat_template)
+    throw_user_error("{}: chat_template '{}' is not the template of model type '{}' ('{}')",
+                     settings_file, scorer.config.chat_template, scorer.config.model_type,
+                     chat_template_name(scorer.config.model_type));
   const config::PromptConfig& prompt = scorer.config.prompt;
   scorer.overall_labels = data::resolve_label_set(scorer.tokenizer, prompt.overall_labels, false,
                                                   "prompt.overall_labels");

@@ -3,8 +3,9 @@
 //                                   the base weights, so the folder needs no base model)
 //   preprocessor_config.json        Qwen family, copied from the base model folder
 //   tokenizer.json                  the tokenizer the model was trained with
-//   scorer.yaml                     config::ScorerConfig: questions, label sets, temperature,
-//                                   image settings, backbone, fold, run config hash
+//   tokenfocus.json                 config::ScorerConfig: questions, label sets, temperature,
+//                                   image settings, model type and chat template, backbone,
+//                                   fold, run config hash
 // `tokenfocus score` and `tokenfocus predict` load it; nothing else from the run is needed.
 #pragma once
 
@@ -26,7 +27,8 @@ std::string scorer_folder_path(const std::string& run_dir, const std::string& ba
                                int64_t fold);
 
 // Writes the folder for `model` (trained from backbone `b` of `run`) via a temporary folder and a
-// rename, replacing an older export. Merges LoRA adapters into `model`'s weights: call it last.
+// rename, replacing an older export. LoRA adapters must be merged already (models::merge_lora):
+// the trainer predicts with the merged weights too, so the folder reproduces its predictions.
 void export_scorer_folder(const std::string& dir, models::Backbone& model,
                           const config::BackboneConfig& b, const config::RunConfig& run,
                           const std::string& run_config_hash, int64_t fold);
@@ -45,8 +47,11 @@ struct Scorer {
   std::unique_ptr<data::ImageProcessor> processor;
 };
 
+// The chat template's name in tokenfocus.json ("qwen2_vl", "internvl2_5") for a model type.
+std::string chat_template_name(const std::string& model_type);
+
 // Loads a folder written by export_scorer_folder. UserError naming the folder and the missing or
-// malformed file (scorer.yaml errors name file:line and key).
+// malformed file (tokenfocus.json errors name file:line and key).
 Scorer load_scorer_folder(const std::string& dir);
 
 }  // namespace tokenfocus::trainer

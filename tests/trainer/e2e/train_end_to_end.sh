@@ -50,10 +50,18 @@ print(f"h5py: 2 folds, {len(oof_keys)} out-of-fold and {len(test)} test predicti
 PY
 # Each fold's model is exported as a scoring folder.
 for k in 0 1; do
-  for f in config.json model.safetensors tokenizer.json scorer.yaml preprocessor_config.json; do
+  for f in config.json model.safetensors tokenizer.json tokenfocus.json preprocessor_config.json; do
     [ -f "$work/run/models/tiny/fold$k/$f" ] || { echo "missing models/tiny/fold$k/$f"; exit 1; }
   done
 done
+"$python" - "$work/run/models/tiny/fold0/tokenfocus.json" <<'PY'
+import sys, json
+t = json.load(open(sys.argv[1]))
+assert t["format_version"] == 1 and t["backbone"] == "tiny" and t["fold"] == 0, t
+assert t["model_type"] == "qwen2_vl" and t["chat_template"] == "qwen2_vl" and t["finetune"] == "full", t
+assert t["prompt"]["element_questions"] is True and t["prompt"]["overall_labels"]["labels"] == ["1", "2", "3", "4", "5"], t
+assert t["temperature"] > 0 and len(t["run_config_hash"]) == 64, t
+PY
 # predict rebuilds the stores from the exported models: identical to what train wrote.
 cp -r "$work/run/predictions" "$work/predictions-train"
 "${mpi[@]}" "$exe" predict "$work/run.yaml" 2>&1 | tee "$work/predict.log"
@@ -94,8 +102,12 @@ expect_error() {  # expect_error TEXT COMMAND...
 }
 expect_error "no such model folder" "$exe" score --model "$work/nowhere" --image x --prompt y
 cp -r "$work/run/models/tiny/fold0" "$work/broken"
-echo "bogus_key: 1" >> "$work/broken/scorer.yaml"
-expect_error "bogus_key" "$exe" score --model "$work/broken" --image "$work/data/images/train/000000.png" --prompt p
+sed -i 's/"temperature"/"temprature"/' "$work/broken/tokenfocus.json"
+expect_error "tokenfocus.json:" "$exe" score --model "$work/broken" --image "$work/data/images/train/000000.png" --prompt p
+expect_error "temprature" "$exe" score --model "$work/broken" --image "$work/data/images/train/000000.png" --prompt p
+cp "$work/run/models/tiny/fold0/tokenfocus.json" "$work/broken/tokenfocus.json"
+echo "{ not json" > "$work/broken/tokenfocus.json"
+expect_error "tokenfocus.json" "$exe" score --model "$work/broken" --image "$work/data/images/train/000000.png" --prompt p
 expect_error "no such file" "$exe" score --model "$work/run/models/tiny/fold0" --image "$work/none.png" --prompt p
 rm "$work/broken/tokenizer.json"
 expect_error "missing tokenizer.json" "$exe" score --model "$work/broken" --image x --prompt y
