@@ -6,52 +6,7 @@
 #include "models/mrope.h"
 #include "models/qwen2_5_vl_vision.h"
 
-#if TORCH_VERSION_MAJOR >= 2
-#include <ATen/autocast_mode.h>
-#endif
-
 namespace tokenfocus::models {
-namespace {
-
-// On CUDA builds with torch ≥ 2, forward passes run under bf16 autocast (matmuls in bf16, softmax
-// and norms in float32 as our kernels upcast explicitly); CPU runs stay in float32.
-class CudaAutocastScope {
- public:
-  explicit CudaAutocastScope(const torch::Tensor& probe) {
-#if TORCH_VERSION_MAJOR >= 2
-    if (probe.is_cuda()) {
-      previous_enabled_ = at::autocast::is_enabled();
-      previous_dtype_ = at::autocast::get_autocast_gpu_dtype();
-      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-      at::autocast::set_enabled(true);
-      at::autocast::increment_nesting();
-      active_ = true;
-    }
-#else
-    (void)probe;
-#endif
-  }
-  ~CudaAutocastScope() {
-#if TORCH_VERSION_MAJOR >= 2
-    if (active_) {
-      if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-      at::autocast::set_enabled(previous_enabled_);
-      at::autocast::set_autocast_gpu_dtype(previous_dtype_);
-    }
-#endif
-  }
-  CudaAutocastScope(const CudaAutocastScope&) = delete;
-  CudaAutocastScope& operator=(const CudaAutocastScope&) = delete;
-
- private:
-#if TORCH_VERSION_MAJOR >= 2
-  bool active_ = false;
-  bool previous_enabled_ = false;
-  at::ScalarType previous_dtype_ = at::kBFloat16;
-#endif
-};
-
-}  // namespace
 
 QwenVLBackbone::QwenVLBackbone(const HfModelConfig& config) : config_(config) {
   // Registration order = Hugging Face's named_parameters order (visual, model, lm_head).
@@ -150,7 +105,6 @@ QwenVLBackbone::Prepared QwenVLBackbone::prepare(const ModelInputs& inputs) {
 }
 
 FullForwardOutputs QwenVLBackbone::forward_full(const ModelInputs& inputs) {
-  CudaAutocastScope autocast(inputs.input_ids);
   Prepared prepared = prepare(inputs);
   const torch::Tensor mask =
       inputs.attention_mask.defined() ? inputs.attention_mask : torch::ones_like(inputs.input_ids);
@@ -165,7 +119,6 @@ FullForwardOutputs QwenVLBackbone::forward_full(const ModelInputs& inputs) {
 }
 
 torch::Tensor QwenVLBackbone::hidden_at(const ModelInputs& inputs, const torch::Tensor& positions) {
-  CudaAutocastScope autocast(inputs.input_ids);
   if (!positions.defined() || positions.dim() != 2 || positions.size(1) != 2 ||
       positions.size(0) == 0)
     throw_user_error("hidden_at: positions must be a non-empty [Q,2] list of (sequence, position)");

@@ -3,14 +3,17 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
+#include "common/atomic_file.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/sha256.h"
 #include "models/safetensors.h"
+#include "models/state_dict.h"
 
 namespace tokenfocus::trainer {
 namespace fs = std::filesystem;
@@ -24,17 +27,6 @@ std::string read_file(const fs::path& path) {
   std::ostringstream bytes;
   bytes << in.rdbuf();
   return bytes.str();
-}
-
-void write_file_atomically(const fs::path& path, const std::string& bytes) {
-  const fs::path temporary = path.string() + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    if (!out) throw_user_error("cannot write {}", temporary.string());
-  }
-  fs::rename(temporary, path);
 }
 
 std::string folder_name(int64_t step) {
@@ -72,6 +64,33 @@ std::vector<int64_t> listed_steps(const fs::path& directory) {
 
 }  // namespace
 
+void load_parameters(const std::vector<NamedParameter>& parameters,
+                     const std::map<std::string, torch::Tensor>& weights, const std::string& file) {
+  std::set<std::string> expected;
+  for (const auto& p : parameters) {
+    expected.insert(p.name);
+    const auto it = weights.find(p.name);
+    if (it == weights.end())
+      throw_user_error(
+          "{}: no tensor '{}' ({}), which the model trains (a checkpoint of another finetune mode "
+          "or model?)",
+          file, p.name, models::tensor_text(p.tensor));
+    if (it->second.scalar_type() != p.tensor.scalar_type() ||
+        it->second.sizes() != p.tensor.sizes())
+      throw_user_error("{}: tensor '{}' is {}, the model's parameter is {}", file, p.name,
+                       models::tensor_text(it->second), models::tensor_text(p.tensor));
+  }
+  for (const auto& [name, tensor] : weights)
+    if (!expected.count(name))
+      throw_user_error(
+          "{}: tensor '{}' ({}) is not a trainable parameter of this model (a checkpoint of "
+          "another "
+          "finetune mode or model?)",
+          file, name, models::tensor_text(tensor));
+  torch::NoGradGuard no_grad;
+  for (const auto& p : parameters) p.tensor.detach().copy_(weights.at(p.name));
+}
+
 CheckpointStore::CheckpointStore(std::string directory, int64_t keep_last)
     : directory_(std::move(directory)), keep_last_(std::max<int64_t>(1, keep_last)) {}
 
@@ -97,7 +116,7 @@ std::string CheckpointStore::save(Communicator& comm, const CheckpointContents& 
                                   {"optimizer_steps", contents.state.optimizer_steps},
                                   {"world_size", contents.state.world_size},
                                   {"config_hash", contents.state.config_hash}};
-    write_file_atomically(temporary / "trainer_state.json", state.dump(2) + "\n");
+    write_file_atomically((temporary / "trainer_state.json").string(), state.dump(2) + "\n");
     if (contents.write_extra) contents.write_extra(temporary.string());
   }
   comm.barrier();  // every rank's RNG file is in place
@@ -111,7 +130,8 @@ std::string CheckpointStore::save(Communicator& comm, const CheckpointContents& 
     }
     fs::remove_all(final_path);  // a stale folder of the same step (an earlier, interrupted run)
     fs::rename(temporary, final_path);
-    write_file_atomically(final_path / "DONE", nlohmann::json{{"files", files}}.dump(2) + "\n");
+    write_file_atomically((final_path / "DONE").string(),
+                          nlohmann::json{{"files", files}}.dump(2) + "\n");
     // Keep the newest keep_last_ complete checkpoints.
     int64_t kept = 0;
     for (int64_t step : listed_steps(directory_)) {

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "trainer/communicator.h"
+#include "trainer/gradient_reducer.h"
 
 namespace tokenfocus::trainer {
 
@@ -26,11 +27,20 @@ struct TrainerState {
 
 struct CheckpointContents {
   TrainerState state;
-  std::map<std::string, torch::Tensor> weights;    // trainable parameters, by name
+  // The trainable parameters, by name: every weight for finetune: full, only the LoRA factors for
+  // finetune: lora, only the LM head for finetune: head.
+  std::map<std::string, torch::Tensor> weights;
   std::map<std::string, torch::Tensor> optimizer;  // AdamW::state_dict()
   // Optional: writes extra files into the (temporary) folder on rank 0, e.g. a PEFT adapter/.
   std::function<void(const std::string& dir)> write_extra;
 };
+
+// Copies a checkpoint's `weights` (read from `file`) into `parameters`. Strict: every parameter
+// present with its shape and dtype, and no tensor the parameters do not have; otherwise a UserError
+// naming the tensor and the file (e.g. "step-00000004/model.safetensors: tensor 'fc1.weight' is
+// BFloat16 [24, 6], the model's parameter is Float [24, 6]").
+void load_parameters(const std::vector<NamedParameter>& parameters,
+                     const std::map<std::string, torch::Tensor>& weights, const std::string& file);
 
 class CheckpointStore {
  public:

@@ -21,6 +21,8 @@
 #include "losses/batch_targets.h"
 #include "models/peft.h"
 #include "models/registry.h"
+#include "trainer/checkpoint.h"
+#include "trainer/precision.h"
 #include "trainer/scorer_folder.h"
 #include "trainer/vqa_task.h"
 
@@ -184,6 +186,7 @@ int train_fold(const config::ResolvedRunConfig& resolved, const config::Backbone
   torch::manual_seed(static_cast<uint64_t>(run.seed) * 1000003ULL + static_cast<uint64_t>(fold));
   std::shared_ptr<models::Backbone> model = models::load_backbone(b.model_dir);
   configure_finetuning(*model, b);
+  if (!comm.device().is_cpu()) model->to(comm.device());
   const auto processor = make_image_processor_for(b.model_dir, b.image);
   const data::BatchBuilderOptions options = builder_options(run, *model);
   const data::BatchBuilder train_builder(dataset.train, *processor, text.tokenizer,
@@ -219,18 +222,26 @@ int train_fold(const config::ResolvedRunConfig& resolved, const config::Backbone
   loop.fold = fold;
   loop.resume = selection.resume;
   loop.label = label;
+  if (b.finetune == "lora")  // checkpoints also carry the adapter in PEFT's layout
+    loop.write_checkpoint_extra = [&](const std::string& dir) {
+      models::save_peft_adapter(dir + "/adapter", *model, b.lora, b.model_dir);
+    };
   const LoopResult result = run_training(task, comm, loop);
   if (result.preempted) return kExitRequeue;
 
+  if (b.finetune == "lora") {
+    if (comm.rank() == 0)
+      models::save_peft_adapter(fmt::format("{}/adapters/{}/fold{}", run_dir, b.name, fold), *model,
+                                b.lora, b.model_dir);
+    // Predict with the merged weights the exported folder holds, so that `predict` and `score`
+    // from that folder reproduce these predictions exactly.
+    models::merge_lora(*model);
+  }
   data::FoldPredictions predictions = predict_fold(*model, train_builder, test_builder, dataset,
                                                    validation, fold, text, predictor, comm);
   if (comm.rank() == 0) {
     write_fold_store(resolved, b, dataset, validation, text, selection, result.optimizer_steps,
                      predictions);
-    if (b.finetune == "lora")
-      models::save_peft_adapter(fmt::format("{}/adapters/{}/fold{}", run_dir, b.name, fold), *model,
-                                b.lora, b.model_dir);
-    // Last: it merges LoRA adapters into the weights.
     export_scorer_folder(scorer_folder_path(run_dir, b.name, fold), *model, b, run, resolved.hash,
                          fold);
     log::info("{}: out-of-fold SRCC {:.4f} PLCC {:.4f} acc {:.4f} final {:.4f}; wrote {}", label,
@@ -286,30 +297,73 @@ int for_each_selected_fold(const config::ResolvedRunConfig& resolved,
   return kExitOk;
 }
 
-// `predict` for one fold: the exported fold model, the run's data and questions.
+// The model `predict` uses for one fold when train exported none (a run stopped before the fold
+// finished): the base model with the fold's newest complete checkpoint loaded into its trainable
+// parameters, LoRA merged as an export would be. nullptr when there is no complete checkpoint.
+std::shared_ptr<models::Backbone> model_from_checkpoint(const config::ResolvedRunConfig& resolved,
+                                                        const config::BackboneConfig& b,
+                                                        int64_t fold, Communicator& comm) {
+  const std::string directory =
+      fmt::format("{}/checkpoints/{}/fold{}", resolved.config.output.run_dir, b.name, fold);
+  const CheckpointStore store(directory, resolved.config.output.keep_checkpoints);
+  const auto folder = store.find_latest(comm);
+  if (!folder) return nullptr;
+  const CheckpointContents loaded = CheckpointStore::load(*folder, comm.rank(), comm.world_size());
+  if (loaded.state.config_hash != resolved.hash)
+    log::warn("{}: written by run config {}, predicting with {} (data or questions may differ)",
+              *folder, loaded.state.config_hash.substr(0, 12), resolved.hash.substr(0, 12));
+  std::shared_ptr<models::Backbone> model = models::load_backbone(b.model_dir);
+  configure_finetuning(*model, b);
+  load_parameters(trainable_parameters(*model), loaded.weights, *folder + "/model.safetensors");
+  if (b.finetune == "lora") models::merge_lora(*model);
+  log::info("{}/fold{}: no exported model; predicting from checkpoint {} (step {})", b.name, fold,
+            *folder, loaded.state.optimizer_steps);
+  return model;
+}
+
+// `predict` for one fold: the exported fold model (or the newest complete checkpoint when train
+// exported none), the run's data and questions.
 int predict_fold_from_export(const config::ResolvedRunConfig& resolved,
                              const config::BackboneConfig& b, int64_t fold, const Dataset& dataset,
                              const data::FoldAssignment& folds, const BackboneText& text,
                              const TrainSelection& selection, Communicator& comm) {
   const config::RunConfig& run = resolved.config;
   const std::string dir = scorer_folder_path(run.output.run_dir, b.name, fold);
-  Scorer scorer = load_scorer_folder(dir);
-  if (scorer.config.run_config_hash != resolved.hash)
-    log::warn("{}: trained with run config {}, predicting with {} (data or questions may differ)",
-              dir, scorer.config.run_config_hash.substr(0, 12), resolved.hash.substr(0, 12));
-  const data::BatchBuilderOptions options = builder_options(run, *scorer.model);
-  const data::BatchBuilder train_builder(dataset.train, *scorer.processor, text.tokenizer,
+  std::shared_ptr<models::Backbone> model;
+  std::unique_ptr<data::ImageProcessor> processor;
+  std::string source = dir;
+  // Every rank must take the same branch: rank 0 looks, the others follow.
+  if (comm.any(comm.rank() == 0 && fs::exists(dir))) {
+    Scorer scorer = load_scorer_folder(dir);
+    if (scorer.config.run_config_hash != resolved.hash)
+      log::warn("{}: trained with run config {}, predicting with {} (data or questions may differ)",
+                dir, scorer.config.run_config_hash.substr(0, 12), resolved.hash.substr(0, 12));
+    model = scorer.model;
+    processor = std::move(scorer.processor);
+  } else {
+    model = model_from_checkpoint(resolved, b, fold, comm);
+    if (!model)
+      throw_user_error(
+          "{}/fold{}: nothing to predict from: no exported model {} and no complete checkpoint in "
+          "{}/checkpoints/{}/fold{} (train this fold first)",
+          b.name, fold, dir, run.output.run_dir, b.name, fold);
+    processor = make_image_processor_for(b.model_dir, b.image);
+    source = "its newest checkpoint";
+  }
+  if (!comm.device().is_cpu()) model->to(comm.device());
+  const data::BatchBuilderOptions options = builder_options(run, *model);
+  const data::BatchBuilder train_builder(dataset.train, *processor, text.tokenizer,
                                          text.overall_labels, text.element_labels, options);
-  const data::BatchBuilder test_builder(dataset.test, *scorer.processor, text.tokenizer,
+  const data::BatchBuilder test_builder(dataset.test, *processor, text.tokenizer,
                                         text.overall_labels, text.element_labels, options);
   const std::vector<int64_t> validation = folds.validation_indices(fold);
   data::FoldPredictions predictions =
-      predict_fold(*scorer.model, train_builder, test_builder, dataset, validation, fold, text,
+      predict_fold(*model, train_builder, test_builder, dataset, validation, fold, text,
                    predictor_options(run), comm);
   if (comm.rank() == 0) {
     write_fold_store(resolved, b, dataset, validation, text, selection, std::nullopt, predictions);
-    log::info("{}/fold{}: predicted from {}; out-of-fold SRCC {:.4f}; wrote {}", b.name, fold, dir,
-              predictions.metrics["srcc"],
+    log::info("{}/fold{}: predicted from {}; out-of-fold SRCC {:.4f}; wrote {}", b.name, fold,
+              source, predictions.metrics["srcc"],
               data::fold_predictions_path(run.output.run_dir, b.name, fold));
   }
   comm.barrier();
@@ -320,6 +374,8 @@ int predict_fold_from_export(const config::ResolvedRunConfig& resolved,
 
 int train_run(const config::ResolvedRunConfig& resolved, const TrainSelection& selection,
               Communicator& comm) {
+  check_precision(resolved.config.optim.precision,
+                  c10::DeviceTypeName(comm.device().type(), /*lower_case=*/true));
   return for_each_selected_fold(
       resolved, selection, comm,
       [&](const config::BackboneConfig& b, const BackboneText& text, int64_t fold,

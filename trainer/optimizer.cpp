@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "common/error.h"
+#include "models/state_dict.h"
 
 namespace tokenfocus::trainer {
 
@@ -50,16 +51,22 @@ std::map<std::string, torch::Tensor> AdamW::state_dict() const {
   return state;
 }
 
-void AdamW::load_state_dict(const std::map<std::string, torch::Tensor>& state) {
+void AdamW::load_state_dict(const std::map<std::string, torch::Tensor>& state,
+                            const std::string& source) {
   auto get = [&](const std::string& key, const torch::Tensor& like) -> const torch::Tensor& {
     const auto it = state.find(key);
-    if (it == state.end()) throw_user_error("optimizer state: missing '{}'", key);
+    if (it == state.end()) throw_user_error("{}: no tensor '{}'", source, key);
     if (like.defined() &&
         (it->second.sizes() != like.sizes() || it->second.scalar_type() != like.scalar_type()))
-      throw_user_error("optimizer state: '{}' has the wrong shape or dtype", key);
+      throw_user_error("{}: tensor '{}' is {}, the optimizer expects {}", source, key,
+                       models::tensor_text(it->second), models::tensor_text(like));
     return it->second;
   };
-  step_ = get("step", torch::Tensor()).item<int64_t>();
+  const torch::Tensor& step = get("step", torch::Tensor());
+  if (step.numel() != 1 || step.scalar_type() != torch::kLong)
+    throw_user_error("{}: tensor 'step' is {}, expected Long [1]", source,
+                     models::tensor_text(step));
+  step_ = step.item<int64_t>();
   torch::NoGradGuard no_grad;
   for (size_t k = 0; k < parameters_.size(); ++k) {
     exp_avg_[k].copy_(get("exp_avg/" + parameters_[k].name, exp_avg_[k]));

@@ -33,8 +33,10 @@ class AdamW {
 
   // "step", "exp_avg/<name>", "exp_avg_sq/<name>".
   std::map<std::string, torch::Tensor> state_dict() const;
-  // Throws UserError naming the missing or misshapen entry.
-  void load_state_dict(const std::map<std::string, torch::Tensor>& state);
+  // Throws UserError naming `source` (the file it came from) and the missing, misshapen or mistyped
+  // entry.
+  void load_state_dict(const std::map<std::string, torch::Tensor>& state,
+                       const std::string& source = "optimizer state");
 
  private:
   std::vector<NamedParameter> parameters_;

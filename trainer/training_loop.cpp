@@ -17,7 +17,9 @@
 #include "trainer/gradient_reducer.h"
 #include "trainer/lr_schedule.h"
 #include "trainer/optimizer.h"
+#include "trainer/precision.h"
 #include "trainer/preemption.h"
+#include "trainer/progress.h"
 
 namespace tokenfocus::trainer {
 namespace {
@@ -105,15 +107,8 @@ LoopResult run_training(TrainingTask& task, Communicator& comm, const LoopOption
             "--resume: {} was written by config {} but this run's config is {}; start a new run "
             "folder or restore the old config",
             *folder, loaded.state.config_hash, options.config_hash);
-      torch::NoGradGuard no_grad;
-      for (auto& p : parameters) {
-        const auto it = loaded.weights.find(p.name);
-        if (it == loaded.weights.end() || it->second.sizes() != p.tensor.sizes())
-          throw_user_error("{}/model.safetensors: no tensor '{}' of shape {}", *folder, p.name,
-                           fmt::format("{}", fmt::join(p.tensor.sizes(), "x")));
-        p.tensor.detach().copy_(it->second);
-      }
-      optimizer.load_state_dict(loaded.optimizer);
+      load_parameters(parameters, loaded.weights, *folder + "/model.safetensors");
+      optimizer.load_state_dict(loaded.optimizer, *folder + "/optimizer.safetensors");
       epoch = loaded.state.epoch;
       batch = loaded.state.batch_in_epoch;
       result.optimizer_steps = loaded.state.optimizer_steps;
@@ -125,18 +120,27 @@ LoopResult run_training(TrainingTask& task, Communicator& comm, const LoopOption
     }
   }
 
+  ProgressBar bar(comm.rank() == 0 && log::level() == log::Level::kInfo);
   auto save = [&](int64_t at_epoch, int64_t at_batch) {
+    bar.clear();
     CheckpointContents contents;
     contents.state = {at_epoch, at_batch, result.optimizer_steps, world, options.config_hash};
     contents.weights = weights_of(parameters);
     contents.optimizer = optimizer.state_dict();
+    contents.write_extra = options.write_checkpoint_extra;
     result.last_checkpoint = checkpoints.save(comm, contents);
     log::info("{}: checkpoint {}", options.label, result.last_checkpoint);
   };
 
   MetricsLog metrics(options.metrics_path, comm.rank() == 0);
-  const bool tty = comm.rank() == 0 && isatty(fileno(stderr));
+  const bool bf16 = optim.precision == "bf16";
   const int64_t total_steps = schedule.total_steps;
+  ProgressState progress;
+  progress.label = options.label;
+  progress.total_steps = total_steps;
+  progress.epochs = optim.epochs;
+  progress.loss = std::nan("");
+  double run_samples = 0;  // this rank's samples since this process started training
   Timeline timeline;
   double window_loss = 0, window_samples = 0;
   int64_t window_steps = 0;
@@ -149,6 +153,7 @@ LoopResult run_training(TrainingTask& task, Communicator& comm, const LoopOption
     while (batch < batches) {
       // Step boundary: a preemption signal on any rank stops every rank here, after a checkpoint.
       if (comm.any(preemption_requested())) {
+        bar.clear();
         log::warn("{}: signal {} received; checkpointing at step {} and exiting for requeue",
                   options.label, preemption_signal(), result.optimizer_steps);
         save(epoch, batch);
@@ -164,10 +169,15 @@ LoopResult run_training(TrainingTask& task, Communicator& comm, const LoopOption
         const auto samples = sampler.batch(epoch, batch);
         reducer.set_sync(batch + 1 == window_end);
         auto t0 = Clock::now();
-        torch::Tensor loss_sum = task.loss_sum(samples);
+        torch::Tensor loss_sum;
+        {
+          const AutocastScope autocast(bf16);
+          loss_sum = task.loss_sum(samples);
+        }
         timeline.forward += seconds_since(t0);
         window_loss += loss_sum.item<double>();
         window_samples += static_cast<double>(samples.size());
+        run_samples += static_cast<double>(samples.size());
         t0 = Clock::now();
         (loss_sum / static_cast<double>(window_local_samples)).backward();
         timeline.backward += seconds_since(t0);
@@ -180,6 +190,7 @@ LoopResult run_training(TrainingTask& task, Communicator& comm, const LoopOption
       // Reduced gradients are identical on every rank, yet the decision is still agreed on so that
       // no rank can ever step alone.
       if (comm.any(!std::isfinite(grad_norm))) {
+        bar.clear();
         if (optim.nonfinite == "stop")
           throw_user_error("{}: non-finite gradient norm ({}) at step {} (optim.nonfinite = stop)",
                            options.label, grad_norm, result.optimizer_steps);
@@ -206,6 +217,7 @@ LoopResult run_training(TrainingTask& task, Communicator& comm, const LoopOption
             seconds_since(run_start) / std::max<int64_t>(1, result.optimizer_steps - first_step);
         const double eta = per_step * static_cast<double>(total_steps - result.optimizer_steps);
         result.last_loss = mean_loss;
+        progress.loss = mean_loss;
         metrics.write({{"type", "train"},
                        {"run", options.label},
                        {"epoch", epoch},
@@ -216,15 +228,10 @@ LoopResult run_training(TrainingTask& task, Communicator& comm, const LoopOption
                        {"samples_per_s", rate},
                        {"timeline_rank0", timeline.to_json()},
                        {"steps_in_window", window_steps}});
-        const std::string line = fmt::format(
-            "{} epoch {}/{} step {}/{} loss {:.4f} {:.1f} samples/s ETA {:.0f}s", options.label,
-            epoch + 1, optim.epochs, result.optimizer_steps, total_steps, mean_loss, rate, eta);
-        if (tty) {
-          std::fprintf(stderr, "\r%s\033[K", line.c_str());
-          if (last) std::fputc('\n', stderr);
-        } else {
-          log::info("{}", line);
-        }
+        if (!bar.active())
+          log::info("{} epoch {}/{} step {}/{} loss {:.4f} {:.1f} samples/s ETA {:.0f}s",
+                    options.label, epoch + 1, optim.epochs, result.optimizer_steps, total_steps,
+                    mean_loss, rate, eta);
         // A rank much slower than the others shows up as large all-reduce waits on the fast ones.
         log::debug("timeline rank {}: {}", comm.rank(), timeline.to_json().dump());
         timeline = {};
@@ -232,10 +239,23 @@ LoopResult run_training(TrainingTask& task, Communicator& comm, const LoopOption
         window_steps = 0;
         window_start = Clock::now();
       }
+      if (bar.active()) {
+        // Every step, from rank 0's own clock: samples/s assumes every rank saw as many samples
+        // as rank 0 (the sampler pads the epoch so that they do).
+        const double elapsed = seconds_since(run_start);
+        const int64_t done = result.optimizer_steps - first_step;
+        progress.step = result.optimizer_steps;
+        progress.epoch = epoch + 1;
+        progress.samples_per_s = run_samples * world / std::max(elapsed, 1e-9);
+        progress.eta_seconds = elapsed / static_cast<double>(std::max<int64_t>(1, done)) *
+                               static_cast<double>(total_steps - result.optimizer_steps);
+        bar.update(progress);
+      }
       if (options.output.checkpoint_every_steps > 0 &&
           result.optimizer_steps % options.output.checkpoint_every_steps == 0 && !last)
         save(epoch, batch);
     }
+    bar.clear();
     const std::string evaluation = task.end_of_epoch(epoch, comm);
     if (!evaluation.empty()) {
       auto line = nlohmann::json::parse(evaluation);
@@ -248,6 +268,11 @@ LoopResult run_training(TrainingTask& task, Communicator& comm, const LoopOption
     }
     if (options.output.checkpoint_every_steps == 0 || epoch + 1 == optim.epochs) save(epoch + 1, 0);
   }
+  bar.clear();
+  if (comm.rank() == 0 && bar.active())
+    log::info("{}: {} steps, last loss {:.4f}, {:.1f} samples/s", options.label,
+              result.optimizer_steps, result.last_loss,
+              run_samples * world / std::max(seconds_since(run_start), 1e-9));
   return result;
 }
 

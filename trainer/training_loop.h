@@ -6,9 +6,13 @@
 // Loss scaling: each rank's loss is its per-sample loss summed over its micro-batch, divided by the
 // number of samples one rank sees in the accumulation window; averaging over ranks then gives the
 // mean over every sample of the window, whatever the world size or accumulation.
+//
+// Precision: optim.precision bf16 runs task.loss_sum (the forward) under CUDA bf16 autocast
+// (trainer/precision.h); the caller checks beforehand that the run is on CUDA.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -42,6 +46,9 @@ struct LoopOptions {
   int64_t fold = 0;
   bool resume = false;
   std::string label;  // "<backbone>/fold<k>" in progress lines
+  // Rank 0, while a checkpoint is written: extra files into its (temporary) folder, e.g. the PEFT
+  // adapter of a LoRA run. Covered by the checkpoint's DONE listing.
+  std::function<void(const std::string& dir)> write_checkpoint_extra;
 };
 
 struct LoopResult {

@@ -17,10 +17,13 @@ struct OptimConfig {
   std::string schedule = "cosine";
   double warmup_ratio = 0.05;
   int64_t epochs = 1;
-  int64_t micro_batch_size = 4;   // per rank
+  int64_t micro_batch_size = 4;  // per rank
   int64_t grad_accum_steps = 1;
-  double max_grad_norm = 1.0;     // 0 = no clipping
+  double max_grad_norm = 1.0;      // 0 = no clipping
   std::string nonfinite = "skip";  // what a NaN/Inf gradient does: skip the step, or stop
+  // Training forward: fp32, or bf16 autocast (CUDA only; a CPU run asking for it stops with an
+  // error naming this key). Weights, gradients, optimizer state and predictions stay float32.
+  std::string precision = "fp32";
   template <class V>
   void describe(V& v) {
     v("lr", lr, positive());
@@ -35,6 +38,7 @@ struct OptimConfig {
     v("grad_accum_steps", grad_accum_steps, at_least(1));
     v("max_grad_norm", max_grad_norm, at_least(0));
     v("nonfinite", nonfinite, one_of({"skip", "stop"}));
+    v("precision", precision, one_of({"fp32", "bf16"}));
   }
 };
 

@@ -1,6 +1,7 @@
 // Runs loop_program under a real mpirun and checks what only whole processes can show:
 //  - SIGTERM to one rank mid-run -> every rank checkpoints and exits 75; --resume then ends with
-//    the same weights and predictions as the uninterrupted run, byte for byte;
+//    the same weights and predictions as the uninterrupted run, byte for byte (full training, and
+//    LoRA, whose checkpoints hold only the adapter factors and their optimizer state);
 //  - kill -9 of one rank -> mpirun and the other ranks exit non-zero within 60 s;
 //  - a rank that stops answering (SIGSTOP) -> the others' collective deadline expires, they name
 //    the missing rank and abort the job.
@@ -115,34 +116,79 @@ bool process_gone(pid_t pid) {
   return paren != std::string::npos && paren + 2 < text.size() && text[paren + 2] == 'Z';
 }
 
-TEST(TrainingLoop, SigtermThenResumeEqualsUninterruptedRunBitForBit) {
-  const fs::path whole = fresh_dir("whole");
-  ASSERT_EQ(wait_job(start_job(whole, 2, {}, "log.txt"), std::chrono::seconds(240)), 0)
+// The whole run, then the same run interrupted by SIGTERM to rank 1 and resumed: byte-identical
+// final weights and predictions. `extra`: more loop_program arguments (--lora). Returns the
+// uninterrupted run's folder (the caller removes it).
+fs::path expect_resume_bit_for_bit(const std::string& name, const std::vector<std::string>& extra) {
+  const fs::path whole = fresh_dir(name + "-whole");
+  EXPECT_EQ(wait_job(start_job(whole, 2, extra, "log.txt"), std::chrono::seconds(240)), 0)
       << read_all(whole / "log.txt");
 
-  const fs::path split = fresh_dir("split");
-  const pid_t job = start_job(split, 2, {"--sleep-ms", "150"}, "log1.txt");
-  ASSERT_TRUE(wait_for_steps(split, 3, std::chrono::seconds(120))) << read_all(split / "log1.txt");
+  const fs::path split = fresh_dir(name + "-split");
+  std::vector<std::string> slow = {"--sleep-ms", "150"};
+  slow.insert(slow.end(), extra.begin(), extra.end());
+  const pid_t job = start_job(split, 2, slow, "log1.txt");
+  EXPECT_TRUE(wait_for_steps(split, 3, std::chrono::seconds(120))) << read_all(split / "log1.txt");
   const pid_t rank1 = rank_pid(split, 1, std::chrono::seconds(5));
-  ASSERT_GT(rank1, 0);
-  kill(rank1, SIGTERM);  // one rank only: the flag reduction must stop both
+  EXPECT_GT(rank1, 0);
+  if (rank1 > 0) kill(rank1, SIGTERM);  // one rank only: the flag reduction must stop both
   const int first = wait_job(job, std::chrono::seconds(120));
-  ASSERT_EQ(first, 75) << read_all(split / "log1.txt");
+  EXPECT_EQ(first, 75) << read_all(split / "log1.txt");
   EXPECT_FALSE(fs::exists(split / "final.safetensors"));
 
-  ASSERT_EQ(wait_job(start_job(split, 2, {"--resume"}, "log2.txt"), std::chrono::seconds(240)), 0)
+  std::vector<std::string> resume = {"--resume"};
+  resume.insert(resume.end(), extra.begin(), extra.end());
+  EXPECT_EQ(wait_job(start_job(split, 2, resume, "log2.txt"), std::chrono::seconds(240)), 0)
       << read_all(split / "log2.txt");
   EXPECT_NE(read_all(split / "log2.txt").find("resumed from"), std::string::npos)
       << read_all(split / "log2.txt");
   const std::string expected_weights = read_all(whole / "final.safetensors");
-  ASSERT_FALSE(expected_weights.empty());
+  EXPECT_FALSE(expected_weights.empty());
   EXPECT_TRUE(read_all(split / "final.safetensors") == expected_weights)
       << "final weights differ after resume";
   EXPECT_TRUE(read_all(split / "predictions.safetensors") ==
               read_all(whole / "predictions.safetensors"))
       << "predictions differ after resume";
-  fs::remove_all(whole);
   fs::remove_all(split);
+  return whole;
+}
+
+// The JSON header of a safetensors file (after its 8-byte little-endian length).
+std::string safetensors_header(const fs::path& file) {
+  const std::string bytes = read_all(file);
+  if (bytes.size() < 8) return "";
+  uint64_t length = 0;
+  for (int i = 7; i >= 0; --i) length = length << 8 | static_cast<unsigned char>(bytes[i]);
+  return bytes.substr(8, length);
+}
+
+TEST(TrainingLoop, SigtermThenResumeEqualsUninterruptedRunBitForBit) {
+  fs::remove_all(expect_resume_bit_for_bit("full", {}));
+}
+
+TEST(TrainingLoop, LoraCheckpointsHoldTheAdapterOnlyAndResumeBitForBit) {
+  const fs::path whole = expect_resume_bit_for_bit("lora", {"--lora"});
+  int checkpoints = 0;
+  for (const auto& entry : fs::directory_iterator(whole / "checkpoints")) {
+    if (entry.path().filename().string().rfind("step-", 0) != 0) continue;
+    ++checkpoints;
+    const std::string model = safetensors_header(entry.path() / "model.safetensors");
+    const std::string optimizer = safetensors_header(entry.path() / "optimizer.safetensors");
+    for (const char* factor : {"\"fc1.lora_A.weight\"", "\"fc1.lora_B.weight\"",
+                               "\"fc2.lora_A.weight\"", "\"fc2.lora_B.weight\""}) {
+      EXPECT_NE(model.find(factor), std::string::npos) << factor << " in " << model;
+      EXPECT_NE(optimizer.find(std::string("exp_avg/") + (factor + 1)), std::string::npos)
+          << factor << " in " << optimizer;
+    }
+    // The frozen base weights are neither in the weights nor in the optimizer state.
+    for (const char* base : {"fc1.weight\"", "fc1.bias\"", "fc2.weight\"", "fc2.bias\""}) {
+      EXPECT_EQ(model.find(std::string("\"") + base), std::string::npos) << base << " in " << model;
+      EXPECT_EQ(optimizer.find(std::string("/") + base), std::string::npos)
+          << base << " in " << optimizer;
+    }
+  }
+  EXPECT_GT(checkpoints, 0);
+  fs::remove_all(whole);
 }
 
 TEST(TrainingLoop, KilledRankMakesEveryRankExitWithin60Seconds) {

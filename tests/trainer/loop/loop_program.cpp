@@ -1,7 +1,10 @@
 // A small but complete training job for the loop tests: an MLP with dropout (so the RNG state
 // matters for resume) regresses a synthetic target with the real trainer loop, communicator,
 // reducer, AdamW, checkpoints and preemption. Started by loop_driver_test.cpp under mpirun.
-//   loop_program RUN_DIR [--resume] [--sleep-ms N] [--epochs N] [--timeout S]
+//   loop_program RUN_DIR [--resume] [--sleep-ms N] [--epochs N] [--timeout S] [--lora]
+// --lora: the same MLP built from models::Linear with LoRA (rank 4, dropout 0.1) on both layers
+// and the base weights frozen, as finetune: lora trains a backbone: only the factors train, and
+// only they (and their AdamW state) go into the checkpoints.
 // Writes RUN_DIR/pids/rank<r>.pid at start and, at the end, RUN_DIR/final.safetensors (weights)
 // and RUN_DIR/predictions.safetensors (held-out predictions). Exit 75 after a preemption.
 #include <unistd.h>
@@ -14,6 +17,8 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "models/linear.h"
+#include "models/peft.h"
 #include "models/safetensors.h"
 #include "trainer/communicator.h"
 #include "trainer/training_loop.h"
@@ -37,22 +42,56 @@ struct NetImpl : torch::nn::Module {
 };
 TORCH_MODULE(Net);
 
+struct LoraNetImpl : torch::nn::Module {
+  LoraNetImpl() {
+    fc1 = register_module("fc1", models::Linear(6, 24, true));
+    drop = register_module("drop", torch::nn::Dropout(0.2));
+    fc2 = register_module("fc2", models::Linear(24, 1, true));
+  }
+  torch::Tensor forward(const torch::Tensor& x) {
+    return fc2(drop(torch::relu(fc1(x)))).squeeze(-1);
+  }
+  models::Linear fc1{nullptr}, fc2{nullptr};
+  torch::nn::Dropout drop{nullptr};
+};
+TORCH_MODULE(LoraNet);
+
 class RegressionTask : public TrainingTask {
  public:
-  RegressionTask(int sleep_ms) : sleep_ms_(sleep_ms) {
+  RegressionTask(int sleep_ms, bool lora) : sleep_ms_(sleep_ms) {
     torch::manual_seed(7);
-    net_ = Net();
+    if (lora) {
+      auto net = LoraNet();
+      config::LoraConfig settings;
+      settings.rank = 4;
+      settings.alpha = 8;
+      settings.dropout = 0.1;
+      settings.target_modules = {"fc1", "fc2"};
+      models::apply_lora(*net, settings);
+      for (auto& item : net->named_parameters())
+        item.value().set_requires_grad(item.key().find(".lora_") != std::string::npos);
+      // B starts at 0 (PEFT's init): give it values so that the base weights matter from step 1.
+      torch::NoGradGuard no_grad;
+      for (auto& item : net->named_parameters())
+        if (item.key().find(".lora_B") != std::string::npos) item.value().normal_(0, 0.1);
+      module_ = net.ptr();
+      forward_ = [net](const torch::Tensor& x) mutable { return net->forward(x); };
+    } else {
+      auto net = Net();
+      module_ = net.ptr();
+      forward_ = [net](const torch::Tensor& x) mutable { return net->forward(x); };
+    }
     auto generator = torch::make_generator<at::CPUGeneratorImpl>(3);
     x_ = torch::randn({80, 6}, generator);
     y_ = (x_.narrow(1, 0, 3).sum(1) - x_.narrow(1, 3, 3).prod(1)).tanh();
   }
-  torch::nn::Module& module() override { return *net_; }
+  torch::nn::Module& module() override { return *module_; }
   int64_t num_train_samples() const override { return 64; }  // rows 64..79 are held out
   torch::Tensor loss_sum(const std::vector<int64_t>& samples) override {
     if (sleep_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms_));
-    net_->train();
+    module_->train();
     const auto index = torch::tensor(samples, torch::kLong);
-    return (net_->forward(x_.index_select(0, index)) - y_.index_select(0, index)).pow(2).sum();
+    return (forward_(x_.index_select(0, index)) - y_.index_select(0, index)).pow(2).sum();
   }
   std::string end_of_epoch(int64_t, Communicator&) override {
     return fmt::format("{{\"heldout_mse\": {}}}",
@@ -60,13 +99,14 @@ class RegressionTask : public TrainingTask {
   }
   torch::Tensor predictions() {
     torch::NoGradGuard no_grad;
-    net_->eval();
-    return net_->forward(x_.narrow(0, 64, 16));
+    module_->eval();
+    return forward_(x_.narrow(0, 64, 16));
   }
-  Net net_{nullptr};
+  std::shared_ptr<torch::nn::Module> module_;
 
  private:
   int sleep_ms_;
+  std::function<torch::Tensor(const torch::Tensor&)> forward_;
   torch::Tensor x_, y_;
 };
 
@@ -74,18 +114,19 @@ class RegressionTask : public TrainingTask {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(
-        stderr,
-        "usage: loop_program RUN_DIR [--resume] [--sleep-ms N] [--epochs N] [--timeout S]\n");
+    std::fprintf(stderr,
+                 "usage: loop_program RUN_DIR [--resume] [--sleep-ms N] [--epochs N] [--timeout S] "
+                 "[--lora]\n");
     return 1;
   }
   const std::string run_dir = argv[1];
-  bool resume = false;
+  bool resume = false, lora = false;
   int sleep_ms = 0;
   int64_t epochs = 3;
   double timeout = 30;
   for (int i = 2; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--resume")) resume = true;
+    if (!std::strcmp(argv[i], "--lora")) lora = true;
     if (!std::strcmp(argv[i], "--sleep-ms")) sleep_ms = std::atoi(argv[++i]);
     if (!std::strcmp(argv[i], "--epochs")) epochs = std::atoll(argv[++i]);
     if (!std::strcmp(argv[i], "--timeout")) timeout = std::atof(argv[++i]);
@@ -97,7 +138,7 @@ int main(int argc, char** argv) {
     std::ofstream(run_dir + "/pids/rank" + std::to_string(comm->rank()) + ".pid")
         << getpid() << "\n";
 
-    RegressionTask task(sleep_ms);
+    RegressionTask task(sleep_ms, lora);
     LoopOptions options;
     options.optim.lr = 3e-3;
     options.optim.epochs = epochs;
@@ -119,7 +160,7 @@ int main(int argc, char** argv) {
     if (result.preempted) return kExitRequeue;
     if (comm->rank() == 0) {
       std::map<std::string, torch::Tensor> weights;
-      for (const auto& item : task.net_->named_parameters())
+      for (const auto& item : task.module().named_parameters())
         weights[item.key()] = item.value().detach();
       models::save_safetensors(run_dir + "/final.safetensors", weights);
       models::save_safetensors(run_dir + "/predictions.safetensors",
