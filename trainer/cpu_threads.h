@@ -10,7 +10,9 @@ namespace tokenfocus::trainer {
 class Communicator;
 
 // `configured` > 0 wins; else OMP_NUM_THREADS when the user set it; else the node's cores divided
-// by the ranks on the node (at least 1). Sets torch's intra-op threads and returns the count.
+// by the ranks on the node (at least 1). Gives that many threads to OpenBLAS (torch's intra-op
+// pool then gets 1: the two pools contend otherwise) or, without OpenBLAS, to torch's intra-op
+// pool. Returns the count.
 int configure_cpu_threads(const Communicator& comm, int64_t configured);
 
 }  // namespace tokenfocus::trainer
