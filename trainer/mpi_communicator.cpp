@@ -106,6 +106,12 @@ int ensure_mpi_initialized() {
       MPI_Query_thread(&level);
       return level;
     }
+    // Gradients go through MPI_Iallreduce (non-blocking, so that a dead peer trips a deadline
+    // instead of a hang). Open MPI's libnbc picks the binomial tree for every in-place call, which
+    // ran at half the bus bandwidth of the blocking MPI_Allreduce from 1 MiB up on 2 ranks; its
+    // ring matched it (bench_trainer_allreduce, docs/benchmarks.md). A value the user set wins.
+    // Read at MPI_Init from the environment; other MPI implementations ignore the variable.
+    setenv("OMPI_MCA_coll_libnbc_iallreduce_algorithm", "1", /*overwrite=*/0);
     check_mpi(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &level), "MPI_Init_thread");
     static MpiFinalizer finalizer;
     return level;

@@ -281,6 +281,26 @@ TEST(Communicator, AllGatherRowsOfDifferentLengths) {
   EXPECT_FALSE(g_comm->any(false));
 }
 
+// Every size class the collectives see (a 1-element flag, counts below and not divisible by the
+// rank count, a multi-MiB bucket), in place, summed and averaged: exact integer-valued results,
+// whatever algorithm Open MPI's non-blocking all-reduce is configured to use.
+TEST(Communicator, AllReduceIsExactForEverySizeClass) {
+  const int rank = g_comm->rank(), n = g_comm->world_size();
+  for (const int64_t count : {int64_t{1}, int64_t{2}, int64_t{3}, int64_t{7}, int64_t{4099},
+                              int64_t{(5 << 20) / 4 + 3}}) {
+    const auto index = torch::arange(count, torch::kDouble);
+    // Rank r contributes (r + 1) * (i mod 97): the sum is (i mod 97) * n(n+1)/2, exact in float.
+    auto summed = (index.fmod(97) * (rank + 1)).to(torch::kFloat);
+    g_comm->all_reduce_async(summed, ReduceOp::kSum)->wait();
+    const auto expected = (index.fmod(97) * (n * (n + 1) / 2)).to(torch::kFloat);
+    EXPECT_TRUE(torch::equal(summed, expected)) << "sum of " << count << " elements";
+    auto averaged = torch::full({count}, static_cast<float>(2 * rank));
+    g_comm->all_reduce_async(averaged, ReduceOp::kAverage)->wait();
+    EXPECT_TRUE(torch::allclose(averaged, torch::full({count}, static_cast<float>(n - 1)), 1e-6, 0))
+        << "average of " << count << " elements";
+  }
+}
+
 TEST(Checkpoints, IncompleteAndCorruptOnesAreIgnored) {
   // One folder for all ranks: named after rank 0's process id.
   const std::string dir =
