@@ -4,7 +4,8 @@
 // same maths written in PyTorch (bench/model/qwen2_vl_reference.py) on the same weights and inputs,
 // in the same invocation; achieved FLOP/s against a square-GEMM peak measured here too.
 //
-// usage: bench_model_qwen2_vl [--steps N] [--threads T]
+// usage: bench_model_qwen2_vl [--steps N] [--threads T]   (T OpenBLAS threads, 1 torch thread)
+#include <dlfcn.h>
 #include <unistd.h>
 #include <chrono>
 #include <cstdio>
@@ -87,7 +88,14 @@ int main(int argc, char** argv) {
     if (flag == "--steps") steps = std::atoi(argv[i + 1]);
     if (flag == "--threads") threads = std::atoi(argv[i + 1]);
   }
-  torch::set_num_threads(threads);
+  // The trainer's thread policy (trainer/cpu_threads.h), for us and for the peer: the threads go
+  // to OpenBLAS and torch's intra-op pool gets 1, since the two pools spinning side by side on the
+  // same cores made both of us ~1.75x slower here.
+  torch::set_num_threads(1);
+  using SetThreads = void (*)(int);
+  if (auto set_openblas =
+          reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
+    set_openblas(threads);
   const HfModelConfig config = mid_config();
   const fs::path dir =
       fs::temp_directory_path() / ("tokenfocus_bench_model_" + std::to_string(getpid()));
@@ -134,10 +142,11 @@ int main(int argc, char** argv) {
   }
   const double ours = total / steps;
 
-  const std::string command = std::string(TOKENFOCUS_REFERENCE_PYTHON) + " " +
+  const std::string command = "OPENBLAS_NUM_THREADS=" + std::to_string(threads) + " " +
+                              std::string(TOKENFOCUS_REFERENCE_PYTHON) + " " +
                               TOKENFOCUS_SOURCE_DIR + "/bench/model/qwen2_vl_reference.py " +
                               dir.string() + " " + (dir / "inputs.safetensors").string() + " " +
-                              std::to_string(steps) + " " + std::to_string(threads);
+                              std::to_string(steps) + " 1";  // torch intra-op threads
   FILE* pipe = popen(command.c_str(), "r");
   char line[4096] = {0};
   double peer = 0.0, peer_loss = 0.0;
