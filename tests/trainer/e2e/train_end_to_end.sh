@@ -1,13 +1,6 @@
 #!/usr/bin/env bash
 # Usage: train_end_to_end.sh TOKENFOCUS PYTHON
-set -euo pipefail
-exe=$(readlink -f "$1")
-python=$2
-repo=$(pwd)
-work=$(mktemp -d /tmp/tokenfocus-train-e2e.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-mpi=(mpirun -np 2 --oversubscribe --bind-to none)
-[ "$(id -u)" -eq 0 ] && mpi+=(--allow-run-as-root)
+source "$(dirname "$0")/e2e_common.sh" train-e2e "$@"
 
 cat > "$work/run.yaml" <<YAML
 name: e2e
@@ -94,12 +87,6 @@ assert len(one) == 1 and 1 <= one[0]["score"] <= 5 and abs(sum(one[0]["label_pro
 print(f"predict: stores identical to train's; score: {len(lines)} records, max |score - store| = {worst:.2e}")
 PY
 # Bad input: one clear error each, exit code 1 (user error).
-expect_error() {  # expect_error TEXT COMMAND...
-  local text=$1; shift
-  set +e; out=$("$@" 2>&1); code=$?; set -e
-  [ "$code" -eq 1 ] || { echo "expected exit 1, got $code: $out"; exit 1; }
-  grep -qF "$text" <<<"$out" || { echo "expected '$text' in: $out"; exit 1; }
-}
 expect_error "no such model folder" "$exe" score --model "$work/nowhere" --image x --prompt y
 cp -r "$work/run/models/tiny/fold0" "$work/broken"
 sed -i 's/"temperature"/"temprature"/' "$work/broken/tokenfocus.json"

@@ -4,14 +4,7 @@
 # the export holds merged weights; `predict` from the export and, with the export gone, from the
 # newest checkpoint rebuild train's store exactly; bf16 on CPU and a checkpoint tensor of the wrong
 # dtype stop with one message naming the key / the tensor and the file; score errors.
-set -euo pipefail
-exe=$(readlink -f "$1")
-python=$2
-repo=$(pwd)
-work=$(mktemp -d /tmp/tokenfocus-lora-e2e.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-mpi=(mpirun -np 2 --oversubscribe --bind-to none)
-[ "$(id -u)" -eq 0 ] && mpi+=(--allow-run-as-root)
+source "$(dirname "$0")/e2e_common.sh" lora-e2e "$@"
 
 cat > "$work/run.yaml" <<YAML
 name: lora-e2e
@@ -29,13 +22,6 @@ optim: {epochs: 2, micro_batch_size: 4, lr: 0.005}
 folds: {k: 2, only: [0]}
 output: {run_dir: $work/run, log_every_steps: 1, keep_checkpoints: 3}
 YAML
-
-expect_error() {  # expect_error TEXT COMMAND...: exit code 1 (user error) and TEXT in the output
-  local text=$1; shift
-  set +e; out=$("$@" 2>&1); code=$?; set -e
-  [ "$code" -eq 1 ] || { echo "expected exit 1, got $code: $out"; exit 1; }
-  grep -qF -- "$text" <<<"$out" || { echo "expected '$text' in: $out"; exit 1; }
-}
 
 "$exe" prepare "$work/run.yaml"
 # bf16 autocast is CUDA only: a CPU run stops before any training, naming the key.
