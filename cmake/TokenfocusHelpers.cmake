@@ -66,6 +66,13 @@ function(_tokenfocus_test_executable name)
     TOKENFOCUS_REFERENCE_PYTHON="${TOKENFOCUS_REFERENCE_PYTHON}")
   if(T_TORCH)
     tokenfocus_use_torch(${name})
+    # Every torch test starts from a seeded generator (tests/support/seeded_torch.cpp says why).
+    if(NOT TARGET tokenfocus_seeded_torch)
+      add_library(tokenfocus_seeded_torch OBJECT ${PROJECT_SOURCE_DIR}/tests/support/seeded_torch.cpp)
+      target_link_libraries(tokenfocus_seeded_torch PRIVATE GTest::gtest)
+      tokenfocus_use_torch(tokenfocus_seeded_torch)
+    endif()
+    target_link_libraries(${name} PRIVATE tokenfocus_seeded_torch)
   endif()
 endfunction()
 
