@@ -18,6 +18,7 @@ struct State {
   int world_size = 1;
   bool all_ranks_to_console = false;
   std::FILE* rank_file = nullptr;
+  bool status_drawn = false;  // a status line is on the console (erased before the next line)
 };
 
 State& state() {
@@ -45,6 +46,13 @@ std::string timestamp() {
   char buffer[32];
   std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &utc);
   return fmt::format("{}.{:03d}Z", buffer, millis);
+}
+
+// With the mutex held.
+void erase_status(State& s) {
+  if (!s.status_drawn) return;
+  std::fputs("\r\033[K", stderr);
+  s.status_drawn = false;
 }
 
 }  // namespace
@@ -95,6 +103,7 @@ void write(Level level, std::string_view message) {
   std::lock_guard<std::mutex> lock(s.mutex);
   // Errors reach the console from every rank: a failing rank must never be silent.
   if (s.rank == 0 || s.all_ranks_to_console || level == Level::kError) {
+    erase_status(s);
     std::fputs(line.c_str(), stderr);
     std::fflush(stderr);
   }
@@ -102,6 +111,21 @@ void write(Level level, std::string_view message) {
     std::fputs(line.c_str(), s.rank_file);
     std::fflush(s.rank_file);
   }
+}
+
+void status(std::string_view text) {
+  State& s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  std::fprintf(stderr, "\r%.*s\033[K", static_cast<int>(text.size()), text.data());
+  std::fflush(stderr);
+  s.status_drawn = true;
+}
+
+void clear_status() {
+  State& s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  erase_status(s);
+  std::fflush(stderr);
 }
 
 }  // namespace tokenfocus::log

@@ -28,6 +28,13 @@ void close_rank_file();
 
 void write(Level level, std::string_view message);
 
+// A one-line status (a progress bar) redrawn in place on this rank's console, for callers that
+// checked that stderr is a terminal. Every console line written through write() erases it first,
+// so no log line ever lands in the middle of it; the next status() call draws it again.
+void status(std::string_view text);
+// Erases the status line if one is drawn.
+void clear_status();
+
 template <class... Args>
 void debug(fmt::format_string<Args...> f, Args&&... a) {
   if (level() <= Level::kDebug) write(Level::kDebug, fmt::format(f, std::forward<Args>(a)...));

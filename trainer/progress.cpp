@@ -8,12 +8,14 @@
 
 #include <fmt/format.h>
 
+#include "common/log.h"
+
 namespace tokenfocus::trainer {
 namespace {
 
-int terminal_columns(std::FILE* out) {
+int terminal_columns() {
   winsize size{};
-  if (ioctl(fileno(out), TIOCGWINSZ, &size) == 0 && size.ws_col > 0) return size.ws_col;
+  if (ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) return size.ws_col;
   return 100;
 }
 
@@ -48,26 +50,14 @@ std::string render_progress(const ProgressState& state, int columns) {
   return fmt::format("{} [{}]{}", state.label, bar, tail);
 }
 
-ProgressBar::ProgressBar(bool enabled, std::FILE* out)
-    : out_(out), active_(enabled && isatty(fileno(out))) {}
+ProgressBar::ProgressBar(bool enabled) : active_(enabled && isatty(STDERR_FILENO)) {}
 
 ProgressBar::~ProgressBar() {
-  clear();
+  if (active_) log::clear_status();
 }
 
 void ProgressBar::update(const ProgressState& state) {
-  if (!active_) return;
-  const std::string text = render_progress(state, terminal_columns(out_));
-  std::fprintf(out_, "\r%s\033[K", text.c_str());
-  std::fflush(out_);
-  drawn_ = true;
-}
-
-void ProgressBar::clear() {
-  if (!active_ || !drawn_) return;
-  std::fputs("\r\033[K", out_);
-  std::fflush(out_);
-  drawn_ = false;
+  if (active_) log::status(render_progress(state, terminal_columns()));
 }
 
 }  // namespace tokenfocus::trainer

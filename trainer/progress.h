@@ -1,12 +1,11 @@
 // Rank 0's training progress. On a terminal: one bar redrawn in place after every optimizer step,
 //   tiny/fold0 [=========>          ]  47% step 120/256 ep 2/3 loss 1.2345 290 samples/s ETA 1m12s
-// erased before any other line is logged (and at the end, which logs a summary line). Not on a
-// terminal (a log file, Slurm's output), or with --quiet: nothing here; the loop logs plain lines
-// every output.log_every_steps steps instead.
+// as log's status line, so any other line logged erases it first (and it is erased at the end,
+// which logs a summary line). Not on a terminal (a log file, Slurm's output), or with --quiet:
+// nothing here; the loop logs plain lines every output.log_every_steps steps instead.
 #pragma once
 
 #include <cstdint>
-#include <cstdio>
 #include <string>
 
 namespace tokenfocus::trainer {
@@ -28,18 +27,14 @@ std::string render_progress(const ProgressState& state, int columns);
 
 class ProgressBar {
  public:
-  // Active only when `enabled` (rank 0, info-level logging) and `out` is a terminal.
-  ProgressBar(bool enabled, std::FILE* out = stderr);
-  ~ProgressBar();
+  // Active only when `enabled` (rank 0, info-level logging) and stderr is a terminal.
+  explicit ProgressBar(bool enabled);
+  ~ProgressBar();  // erases the bar
   bool active() const { return active_; }
   void update(const ProgressState& state);
-  // Erases the bar so that the next log line starts on a clean line; the next update redraws it.
-  void clear();
 
  private:
-  std::FILE* out_;
   bool active_ = false;
-  bool drawn_ = false;
 };
 
 }  // namespace tokenfocus::trainer

@@ -1,10 +1,7 @@
 #include "trainer/training_loop.h"
 
-#include <unistd.h>
-
 #include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -122,7 +119,6 @@ LoopResult run_training(TrainingTask& task, Communicator& comm, const LoopOption
 
   ProgressBar bar(comm.rank() == 0 && log::level() == log::Level::kInfo);
   auto save = [&](int64_t at_epoch, int64_t at_batch) {
-    bar.clear();
     CheckpointContents contents;
     contents.state = {at_epoch, at_batch, result.optimizer_steps, world, options.config_hash};
     contents.weights = weights_of(parameters);
@@ -147,13 +143,20 @@ LoopResult run_training(TrainingTask& task, Communicator& comm, const LoopOption
   auto window_start = Clock::now();
   const auto run_start = Clock::now();
   const int64_t first_step = result.optimizer_steps;
+  // Since this process started training (a resumed run measures from the resume). The rate assumes
+  // every rank saw as many samples as this one (the sampler pads the epoch so that they do).
+  auto run_rate = [&] { return run_samples * world / std::max(seconds_since(run_start), 1e-9); };
+  auto eta_seconds = [&] {
+    const double per_step =
+        seconds_since(run_start) / std::max<int64_t>(1, result.optimizer_steps - first_step);
+    return per_step * static_cast<double>(total_steps - result.optimizer_steps);
+  };
   reducer.zero_grad();
 
   for (; epoch < optim.epochs; ++epoch, batch = 0) {
     while (batch < batches) {
       // Step boundary: a preemption signal on any rank stops every rank here, after a checkpoint.
       if (comm.any(preemption_requested())) {
-        bar.clear();
         log::warn("{}: signal {} received; checkpointing at step {} and exiting for requeue",
                   options.label, preemption_signal(), result.optimizer_steps);
         save(epoch, batch);
@@ -190,7 +193,6 @@ LoopResult run_training(TrainingTask& task, Communicator& comm, const LoopOption
       // Reduced gradients are identical on every rank, yet the decision is still agreed on so that
       // no rank can ever step alone.
       if (comm.any(!std::isfinite(grad_norm))) {
-        bar.clear();
         if (optim.nonfinite == "stop")
           throw_user_error("{}: non-finite gradient norm ({}) at step {} (optim.nonfinite = stop)",
                            options.label, grad_norm, result.optimizer_steps);
@@ -213,9 +215,7 @@ LoopResult run_training(TrainingTask& task, Communicator& comm, const LoopOption
         const double mean_loss = totals[0].item<double>() / std::max(1.0, totals[1].item<double>());
         const double elapsed = seconds_since(window_start);
         const double rate = totals[1].item<double>() / std::max(elapsed, 1e-9);
-        const double per_step =
-            seconds_since(run_start) / std::max<int64_t>(1, result.optimizer_steps - first_step);
-        const double eta = per_step * static_cast<double>(total_steps - result.optimizer_steps);
+        const double eta = eta_seconds();
         result.last_loss = mean_loss;
         progress.loss = mean_loss;
         metrics.write({{"type", "train"},
@@ -239,23 +239,17 @@ LoopResult run_training(TrainingTask& task, Communicator& comm, const LoopOption
         window_steps = 0;
         window_start = Clock::now();
       }
-      if (bar.active()) {
-        // Every step, from rank 0's own clock: samples/s assumes every rank saw as many samples
-        // as rank 0 (the sampler pads the epoch so that they do).
-        const double elapsed = seconds_since(run_start);
-        const int64_t done = result.optimizer_steps - first_step;
+      if (bar.active()) {  // every step, from rank 0's own clock
         progress.step = result.optimizer_steps;
         progress.epoch = epoch + 1;
-        progress.samples_per_s = run_samples * world / std::max(elapsed, 1e-9);
-        progress.eta_seconds = elapsed / static_cast<double>(std::max<int64_t>(1, done)) *
-                               static_cast<double>(total_steps - result.optimizer_steps);
+        progress.samples_per_s = run_rate();
+        progress.eta_seconds = eta_seconds();
         bar.update(progress);
       }
       if (options.output.checkpoint_every_steps > 0 &&
           result.optimizer_steps % options.output.checkpoint_every_steps == 0 && !last)
         save(epoch, batch);
     }
-    bar.clear();
     const std::string evaluation = task.end_of_epoch(epoch, comm);
     if (!evaluation.empty()) {
       auto line = nlohmann::json::parse(evaluation);
@@ -268,11 +262,9 @@ LoopResult run_training(TrainingTask& task, Communicator& comm, const LoopOption
     }
     if (options.output.checkpoint_every_steps == 0 || epoch + 1 == optim.epochs) save(epoch + 1, 0);
   }
-  bar.clear();
-  if (comm.rank() == 0 && bar.active())
+  if (bar.active())
     log::info("{}: {} steps, last loss {:.4f}, {:.1f} samples/s", options.label,
-              result.optimizer_steps, result.last_loss,
-              run_samples * world / std::max(seconds_since(run_start), 1e-9));
+              result.optimizer_steps, result.last_loss, run_rate());
   return result;
 }
 
