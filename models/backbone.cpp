@@ -79,4 +79,10 @@ torch::Tensor run_block(bool checkpointing, const Block& block, const torch::Ten
   return checkpointing ? run_checkpointed(block, input, module.parameters()) : block(input);
 }
 
+ModelInputs ModelInputs::to(const torch::Device& device) const {
+  auto moved = [&](const torch::Tensor& t) { return t.defined() ? t.to(device) : t; };
+  return {moved(input_ids), moved(attention_mask), moved(pixel_values), moved(image_grid_thw),
+          moved(image_of_sequence)};
+}
+
 }  // namespace tokenfocus::models

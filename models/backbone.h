@@ -21,6 +21,9 @@ struct ModelInputs {
   // about one sample) share one image: the vision tower runs once per image. Undefined = Hugging
   // Face's convention: the image-pad blocks of the batch take the images in order.
   torch::Tensor image_of_sequence;
+
+  // The same inputs on `device` (undefined tensors stay undefined; a no-op on their own device).
+  ModelInputs to(const torch::Device& device) const;
 };
 
 struct FullForwardOutputs {

@@ -22,23 +22,6 @@ std::vector<double> unpack(const std::string& bytes) {
   return values;
 }
 
-// The batch's tensors on the model's device (CUDA runs; a no-op on CPU).
-models::ModelInputs on_device(models::ModelInputs inputs, const torch::Device& device) {
-  if (device.is_cpu()) return inputs;
-  for (torch::Tensor* t : {&inputs.input_ids, &inputs.attention_mask, &inputs.pixel_values,
-                           &inputs.image_grid_thw, &inputs.image_of_sequence})
-    if (t->defined()) *t = t->to(device);
-  return inputs;
-}
-
-losses::QuestionTargets on_device(losses::QuestionTargets targets, const torch::Device& device) {
-  if (device.is_cpu()) return targets;
-  for (torch::Tensor* t :
-       {&targets.is_element, &targets.target_token, &targets.target_dist, &targets.target_value})
-    if (t->defined()) *t = t->to(device);
-  return targets;
-}
-
 }  // namespace
 
 VqaTrainingTask::VqaTrainingTask(models::Backbone& model, const data::BatchBuilder& builder,
@@ -61,10 +44,10 @@ torch::Tensor VqaTrainingTask::loss_sum(const std::vector<int64_t>& samples) {
   model_.train();
   const data::Batch batch = builder_.build(records);
   const torch::Device device = model_.lm_head_weight().device();
-  const models::ModelInputs inputs = on_device(models::to_model_inputs(batch), device);
+  const models::ModelInputs inputs = models::to_model_inputs(batch).to(device);
   const torch::Tensor hidden = model_.hidden_at(inputs, models::query_positions(batch).to(device));
   const losses::QuestionTargets targets =
-      on_device(losses::question_targets_from(batch, overall_, element_), device);
+      losses::question_targets_from(batch, overall_, element_).to(device);
   const losses::LossTerms terms = loss_(hidden, model_.lm_head_weight(), targets, &gatherer_);
   // The loop divides by the samples this rank saw in the accumulation window; the loss's objective
   // is already a per-sample mean whose average over ranks is the global loss.
@@ -99,7 +82,7 @@ data::PredictionSet predict_records(models::Backbone& model, const data::BatchBu
                            std::min(mine.size(), start + static_cast<size_t>(options.batch_size))));
     const data::Batch batch = builder.build(chunk);
     const torch::Device device = model.lm_head_weight().device();
-    const torch::Tensor hidden = model.hidden_at(on_device(models::to_model_inputs(batch), device),
+    const torch::Tensor hidden = model.hidden_at(models::to_model_inputs(batch).to(device),
                                                  models::query_positions(batch).to(device));
     const torch::Tensor weight = model.lm_head_weight();
     // Per sample of the chunk: its overall row and its element rows (by element index).
