@@ -6,9 +6,9 @@
 #include <map>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "common/atomic_file.h"
+#include "common/config/json_writer.h"
 #include "common/config/resolve.h"
 #include "common/error.h"
 #include "data/chat_template.h"
@@ -26,42 +26,6 @@ void copy_into(const fs::path& from, const fs::path& folder) {
   fs::copy_file(from, folder / from.filename(), fs::copy_options::overwrite_existing, error);
   if (error)
     throw_user_error("cannot copy {} into {}: {}", from.string(), folder.string(), error.message());
-}
-
-// A describe()d config struct as JSON, keys in describe() order (tokenfocus.json).
-template <class T>
-nlohmann::ordered_json to_json(const T& value);
-
-class JsonWriter {
- public:
-  template <class T>
-  void operator()(const char* key, const T& value, const config::Check& = {}) {
-    if constexpr (config::is_optional<T>::value) {
-      if (!value) return;  // unset stays unset when read back
-      json_[key] = to_json(*value);
-    } else {
-      json_[key] = to_json(value);
-    }
-  }
-  nlohmann::ordered_json json() const { return json_; }
-
- private:
-  nlohmann::ordered_json json_ = nlohmann::ordered_json::object();
-};
-
-template <class T>
-nlohmann::ordered_json to_json(const T& value) {
-  if constexpr (config::has_describe<T>::value) {
-    JsonWriter writer;
-    const_cast<T&>(value).describe(writer);  // describe() only reads when given a writer
-    return writer.json();
-  } else if constexpr (config::is_vector<T>::value) {
-    nlohmann::ordered_json list = nlohmann::ordered_json::array();
-    for (const auto& item : value) list.push_back(to_json(item));
-    return list;
-  } else {
-    return nlohmann::ordered_json(value);
-  }
 }
 
 }  // namespace
@@ -118,7 +82,8 @@ void export_scorer_folder(const std::string& dir, models::Backbone& model,
   scorer.prompt = run.prompt;
   scorer.image = b.image;
   scorer.temperature = run.loss.temperature;
-  write_file_atomically((temporary / "tokenfocus.json").string(), to_json(scorer).dump(2) + "\n");
+  write_file_atomically((temporary / "tokenfocus.json").string(),
+                        config::to_json(scorer).dump(2) + "\n");
 
   fs::remove_all(target);  // an older export of the same fold
   fs::create_directories(target.parent_path());
