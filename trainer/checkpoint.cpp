@@ -84,8 +84,7 @@ void load_parameters(const std::vector<NamedParameter>& parameters,
     if (!expected.count(name))
       throw_user_error(
           "{}: tensor '{}' ({}) is not a trainable parameter of this model (a checkpoint of "
-          "another "
-          "finetune mode or model?)",
+          "another finetune mode or model?)",
           file, name, models::tensor_text(tensor));
   torch::NoGradGuard no_grad;
   for (const auto& p : parameters) p.tensor.detach().copy_(weights.at(p.name));
