@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "bench/trainer/gemm_rate.h"
 #include "common/log.h"
 #include "trainer/communicator.h"
 #include "trainer/training_loop.h"
@@ -59,19 +60,6 @@ class Task : public TrainingTask {
   Mlp net_;
   torch::Tensor x_, y_;
 };
-
-double gemm_gflops() {
-  auto a = torch::randn({1024, 1024}), b = torch::randn({1024, 1024});
-  torch::mm(a, b);
-  const auto start = Clock::now();
-  int reps = 0;
-  while (std::chrono::duration<double>(Clock::now() - start).count() < 0.5) {
-    torch::mm(a, b);
-    ++reps;
-  }
-  return 2.0 * 1024 * 1024 * 1024 * reps /
-         std::chrono::duration<double>(Clock::now() - start).count() / 1e9;
-}
 
 }  // namespace
 
@@ -124,7 +112,7 @@ int main(int argc, char** argv) {
   const auto start = Clock::now();
   run_training(task, *comm, options);  // ends with one checkpoint, included: a real epoch pays it
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  const double gflops = gemm_gflops();
+  const double gflops = tokenfocus::bench::sgemm_1024_gflops(0.5);
   if (comm->rank() == 0) {
     const double rate = samples / seconds;
     const double model_gflops = 6.0 * task.parameters() * rate / 1e9;  // forward + backward

@@ -22,6 +22,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/trainer/gemm_rate.h"
 #include "common/config/sections/loss.h"
 #include "common/config/sections/prompt.h"
 #include "common/log.h"
@@ -52,20 +53,6 @@ namespace {
 
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-// Per-rank sgemm rate of a 1024² float32 matmul with this rank's threads, all ranks at once.
-double gemm_gflops(Communicator& comm) {
-  auto a = torch::randn({1024, 1024}), b = torch::randn({1024, 1024});
-  torch::mm(a, b);
-  comm.barrier();
-  const auto start = Clock::now();
-  int reps = 0;
-  while (seconds_since(start) < 1.0) {
-    torch::mm(a, b);
-    ++reps;
-  }
-  return 2.0 * 1024 * 1024 * 1024 * reps / seconds_since(start) / 1e9;
 }
 
 // What one question sequence / one image costs, from the model's weights.
@@ -304,7 +291,8 @@ int main(int argc, char** argv) {
     write_mid_config(tiny, work);
   }
   comm->barrier();
-  const double gemm = gemm_gflops(*comm);
+  comm->barrier();  // every rank measures its sgemm rate at the same time, as they will train
+  const double gemm = tokenfocus::bench::sgemm_1024_gflops(1.0);
   if (comm->rank() == 0)
     std::printf("GEMM 1024² float32: %.2f GFLOP/s per rank (%d thread(s) each)\n", gemm, threads);
   run_size("tiny", tiny, work, tiny_samples, global_batch, gemm, *comm);
