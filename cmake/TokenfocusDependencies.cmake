@@ -34,21 +34,67 @@ add_library(tokenfocus::utf8proc INTERFACE IMPORTED)
 target_include_directories(tokenfocus::utf8proc INTERFACE ${UTF8PROC_INCLUDE_DIR})
 target_link_libraries(tokenfocus::utf8proc INTERFACE ${UTF8PROC_LIBRARY})
 
-# libtorch: Debian's libtorch-dev (CPU, 1.13) by default; a CUDA build via -DTorch_DIR=...
+# libtorch: the one inside the project's pinned PyTorch wheel (.venv/, made by
+# scripts/install-deps.sh from requirements.txt) unless -DTorch_DIR= names a user's own libtorch.
+set(TOKENFOCUS_VENV "${PROJECT_SOURCE_DIR}/.venv" CACHE PATH
+    "The project's Python environment: libtorch comes from its torch wheel, references from it")
+if(NOT Torch_DIR)
+  file(GLOB _venv_torch_dirs "${TOKENFOCUS_VENV}/lib/python3*/site-packages/torch/share/cmake/Torch")
+  if(_venv_torch_dirs)
+    list(GET _venv_torch_dirs 0 _venv_torch_dir)
+    set(Torch_DIR "${_venv_torch_dir}" CACHE PATH "libtorch's CMake package" FORCE)
+  endif()
+endif()
+# A CUDA libtorch looks for the CUDA toolkit; the wheel's default build matches /usr/local/cuda.
+if(NOT CUDAToolkit_ROOT AND EXISTS /usr/local/cuda)
+  set(CUDAToolkit_ROOT /usr/local/cuda)
+endif()
 find_package(Torch REQUIRED)
-message(STATUS "tokenfocus: libtorch ${Torch_VERSION} from ${Torch_DIR}")
+# Whether this libtorch was built with CUDA: CUDA-only code (the NCCL communicator's stream
+# handling) lives in translation units compiled only then.
+set(TOKENFOCUS_TORCH_HAS_CUDA OFF)
+if(TARGET c10_cuda OR TARGET torch_cuda)
+  set(TOKENFOCUS_TORCH_HAS_CUDA ON)
+endif()
+message(STATUS "tokenfocus: libtorch ${Torch_VERSION} from ${Torch_DIR} (CUDA: ${TOKENFOCUS_TORCH_HAS_CUDA})")
 # TorchConfig appends its ABI flag to CMAKE_CXX_FLAGS for every target: keep it that way, so all our
 # code agrees with libtorch on the std::string ABI.
+
+# The PyTorch wheel's libtorch.so and libtorch_cpu.so export their own statically linked copy of
+# std::filesystem. Searched before libstdc++, they would take our std::filesystem calls, and that
+# copy crashes (remove_all jumps to a null pointer). So libstdc++ comes first in every binary's
+# list of needed libraries, and its definitions win.
+add_link_options(-Wl,--push-state,--no-as-needed -lstdc++ -Wl,--pop-state)
+
+# libtorch's include folder ships fmt 12's headers, which would shadow Debian's fmt 9 (the one we
+# link) in every translation unit that sees torch. A folder holding only a link to Debian's fmt
+# headers goes first on every include path, so that all our code compiles against the fmt it links.
+find_path(TOKENFOCUS_FMT_INCLUDE_DIR fmt/format.h PATHS /usr/include /usr/local/include NO_DEFAULT_PATH)
+if(TOKENFOCUS_FMT_INCLUDE_DIR)
+  set(_fmt_shim ${PROJECT_BINARY_DIR}/fmt_include)
+  file(MAKE_DIRECTORY ${_fmt_shim})
+  file(CREATE_LINK ${TOKENFOCUS_FMT_INCLUDE_DIR}/fmt ${_fmt_shim}/fmt SYMBOLIC)
+  include_directories(BEFORE ${_fmt_shim})
+endif()
 
 # NCCL: auto-detected beside CUDA (CUDA_HOME, /usr/local/cuda) unless turned off.
 set(TOKENFOCUS_HAVE_NCCL OFF)
 if(NOT TOKENFOCUS_WITH_NCCL STREQUAL "OFF")
-  set(_cuda_roots $ENV{CUDA_HOME} $ENV{CUDA_PATH} /usr/local/cuda)
-  find_path(NCCL_INCLUDE_DIR nccl.h HINTS ${_cuda_roots} PATH_SUFFIXES include)
-  find_library(NCCL_LIBRARY nccl HINTS ${_cuda_roots} PATH_SUFFIXES lib64 lib)
-  find_path(CUDART_INCLUDE_DIR cuda_runtime_api.h HINTS ${_cuda_roots} PATH_SUFFIXES include)
-  find_library(CUDART_LIBRARY cudart HINTS ${_cuda_roots} PATH_SUFFIXES lib64 lib)
-  if(NCCL_INCLUDE_DIR AND NCCL_LIBRARY AND CUDART_INCLUDE_DIR AND CUDART_LIBRARY)
+  # First the NCCL and CUDA runtime that torch's wheel loads (site-packages/nvidia/...), so that
+  # one process never maps two different libnccl.so.2; then CUDA_HOME and /usr/local/cuda.
+  get_filename_component(_site_packages "${Torch_DIR}/../../../.." ABSOLUTE)
+  set(_cuda_roots ${_site_packages}/nvidia/nccl ${_site_packages}/nvidia/cu13
+      $ENV{CUDA_HOME} $ENV{CUDA_PATH} /usr/local/cuda)
+  find_path(NCCL_INCLUDE_DIR nccl.h HINTS ${_cuda_roots} PATH_SUFFIXES include NO_DEFAULT_PATH)
+  find_library(NCCL_LIBRARY NAMES nccl libnccl.so.2 NAMES_PER_DIR HINTS ${_cuda_roots} PATH_SUFFIXES lib64 lib
+               NO_DEFAULT_PATH)
+  find_path(CUDART_INCLUDE_DIR cuda_runtime_api.h HINTS ${_cuda_roots} PATH_SUFFIXES include
+            NO_DEFAULT_PATH)
+  find_library(CUDART_LIBRARY NAMES cudart libcudart.so.13 NAMES_PER_DIR HINTS ${_cuda_roots}
+               PATH_SUFFIXES lib64 lib NO_DEFAULT_PATH)
+  if(NOT TOKENFOCUS_TORCH_HAS_CUDA)
+    message(STATUS "tokenfocus: NCCL backend OFF (this libtorch has no CUDA)")
+  elseif(NCCL_INCLUDE_DIR AND NCCL_LIBRARY AND CUDART_INCLUDE_DIR AND CUDART_LIBRARY)
     set(TOKENFOCUS_HAVE_NCCL ON)
     add_library(tokenfocus::nccl INTERFACE IMPORTED)
     target_include_directories(tokenfocus::nccl INTERFACE ${NCCL_INCLUDE_DIR} ${CUDART_INCLUDE_DIR})
@@ -61,6 +107,7 @@ if(NOT TOKENFOCUS_WITH_NCCL STREQUAL "OFF")
   endif()
 endif()
 
-# Python reference stack used only by tests and benchmarks (never by the product).
-set(TOKENFOCUS_REFERENCE_PYTHON "/usr/bin/python3" CACHE FILEPATH
-    "Debian python3 with torch/numpy/scipy/sklearn/h5py/PIL, used by parity tests and benchmarks")
+# Python reference stack used only by tests and benchmarks (never by the product): the .venv
+# interpreter. Tests that compare against it fail, never skip, when it or a module is missing.
+set(TOKENFOCUS_REFERENCE_PYTHON "${TOKENFOCUS_VENV}/bin/python" CACHE FILEPATH
+    "Python with torch, transformers, peft, tokenizers, scipy, sklearn, h5py, Pillow (.venv)")

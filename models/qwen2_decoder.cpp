@@ -27,17 +27,12 @@ torch::Tensor rotate_half(const torch::Tensor& x) {
 
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                         const torch::Tensor& additive_mask) {
-#if TORCH_VERSION_MAJOR >= 2
   // Fused kernels (flash / memory-efficient on CUDA); the mask stays additive and finite so that
-  // fully padded rows give finite values as in the explicit form.
-  return at::scaled_dot_product_attention(q, k, v, additive_mask);
-#else
-  torch::Tensor scores =
-      torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(q.size(-1)));
-  if (additive_mask.defined()) scores = scores + additive_mask;
-  const torch::Tensor weights = torch::softmax(scores, -1, torch::kFloat).to(q.scalar_type());
-  return torch::matmul(weights, v);
-#endif
+  // fully padded rows give finite values. No mask (the vision towers) is "none", not an undefined
+  // tensor, for libtorch 2.x's input checks.
+  return at::scaled_dot_product_attention(
+      q, k, v,
+      additive_mask.defined() ? std::optional<torch::Tensor>(additive_mask) : std::nullopt);
 }
 
 std::pair<torch::Tensor, torch::Tensor> mrope_cos_sin(const torch::Tensor& position_ids,

@@ -80,6 +80,16 @@ SafetensorsDtype safetensors_dtype_of(torch::ScalarType dtype, const std::string
       return SafetensorsDtype::kF64;
     case torch::kInt64:
       return SafetensorsDtype::kI64;
+    case torch::kUInt16:
+      return SafetensorsDtype::kU16;
+    case torch::kUInt32:
+      return SafetensorsDtype::kU32;
+    case torch::kUInt64:
+      return SafetensorsDtype::kU64;
+    case torch::kFloat8_e4m3fn:
+      return SafetensorsDtype::kF8E4M3;
+    case torch::kFloat8_e5m2:
+      return SafetensorsDtype::kF8E5M2;
     default:
       throw_user_error("{}: tensor \"{}\": dtype {} cannot be stored in safetensors", path, name,
                        c10::toString(dtype));
@@ -111,6 +121,17 @@ torch::ScalarType torch_dtype_of(SafetensorsDtype dtype, const std::string& file
       return torch::kFloat64;
     case SafetensorsDtype::kI64:
       return torch::kInt64;
+    // libtorch 2.x has the unsigned and float8 types that 1.13 lacked.
+    case SafetensorsDtype::kU16:
+      return torch::kUInt16;
+    case SafetensorsDtype::kU32:
+      return torch::kUInt32;
+    case SafetensorsDtype::kU64:
+      return torch::kUInt64;
+    case SafetensorsDtype::kF8E4M3:
+      return torch::kFloat8_e4m3fn;
+    case SafetensorsDtype::kF8E5M2:
+      return torch::kFloat8_e5m2;
     default:
       throw_user_error("{}: tensor \"{}\": dtype {} is not supported by libtorch", file, tensor,
                        safetensors_dtype_name(dtype));

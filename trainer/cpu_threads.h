@@ -10,9 +10,8 @@ namespace tokenfocus::trainer {
 class Communicator;
 
 // `configured` > 0 wins; else OMP_NUM_THREADS when the user set it; else the node's cores divided
-// by the ranks on the node (at least 1). Gives that many threads to OpenBLAS (torch's intra-op
-// pool then gets 1: the two pools contend otherwise) or, without OpenBLAS, to torch's intra-op
-// pool. Returns the count.
+// by the ranks on the node (at least 1). Gives that many threads to torch's intra-op pool (which
+// also runs the wheel's MKL matrix products). Returns the count.
 int configure_cpu_threads(const Communicator& comm, int64_t configured);
 
 }  // namespace tokenfocus::trainer

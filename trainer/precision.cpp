@@ -6,32 +6,13 @@
 
 #include "common/error.h"
 
-// libtorch 2.4 made autocast device-generic and deprecated the CUDA-only calls of 1.x-2.3.
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-#define TOKENFOCUS_AUTOCAST_BY_DEVICE 1
-#else
-#define TOKENFOCUS_AUTOCAST_BY_DEVICE 0
-#endif
-
 namespace tokenfocus::trainer {
 namespace {
 
+// libtorch 2.x's device-generic autocast state (the CUDA-only calls of 1.x are gone).
 void set_cuda_autocast(bool enabled, at::ScalarType dtype) {
-#if TOKENFOCUS_AUTOCAST_BY_DEVICE
   at::autocast::set_autocast_enabled(at::kCUDA, enabled);
   at::autocast::set_autocast_dtype(at::kCUDA, dtype);
-#else
-  at::autocast::set_enabled(enabled);
-  at::autocast::set_autocast_gpu_dtype(dtype);
-#endif
-}
-
-at::ScalarType cuda_autocast_scalar_type() {
-#if TOKENFOCUS_AUTOCAST_BY_DEVICE
-  return at::autocast::get_autocast_dtype(at::kCUDA);
-#else
-  return at::autocast::get_autocast_gpu_dtype();
-#endif
 }
 
 }  // namespace
@@ -54,7 +35,7 @@ void check_precision(const std::string& precision, const std::string& device_typ
 AutocastScope::AutocastScope(bool enabled) : enabled_(enabled) {
   if (!enabled_) return;
   previous_enabled_ = cuda_autocast_enabled();
-  previous_dtype_ = static_cast<int>(cuda_autocast_scalar_type());
+  previous_dtype_ = static_cast<int>(at::autocast::get_autocast_dtype(at::kCUDA));
   set_cuda_autocast(true, at::kBFloat16);
   at::autocast::increment_nesting();
 }
@@ -67,15 +48,11 @@ AutocastScope::~AutocastScope() {
 }
 
 bool AutocastScope::cuda_autocast_enabled() {
-#if TOKENFOCUS_AUTOCAST_BY_DEVICE
   return at::autocast::is_autocast_enabled(at::kCUDA);
-#else
-  return at::autocast::is_enabled();
-#endif
 }
 
 std::string AutocastScope::cuda_autocast_dtype() {
-  return c10::toString(cuda_autocast_scalar_type());
+  return c10::toString(at::autocast::get_autocast_dtype(at::kCUDA));
 }
 
 }  // namespace tokenfocus::trainer

@@ -14,8 +14,7 @@ namespace tokenfocus::trainer {
 void check_precision(const std::string& precision, const std::string& device_type);
 
 // While alive (and `enabled`), CUDA autocast to bfloat16 is on for this thread; the previous
-// autocast state is restored on destruction. Guards the API change of libtorch 2.4
-// (set_autocast_enabled(device, on) replaced set_enabled(on)).
+// autocast state is restored on destruction (libtorch 2.x's device-generic autocast API).
 class AutocastScope {
  public:
   explicit AutocastScope(bool enabled);

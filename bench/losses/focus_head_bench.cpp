@@ -3,9 +3,10 @@
 //   ours:     TfPsLoss on the B query rows (TF: full vocabulary row; PS + regression: |S| rows);
 //   peer A:   the same full-sequence head in C++ libtorch (logits for all B·T tokens, fp32, shifted
 //             cross-entropy with only the answer token labelled), i.e. what HF computes;
-//   peer B:   HF's code path itself in PyTorch (Debian's python, torch 1.13):
+//   peer B:   HF's code path itself in PyTorch (.venv's torch 2.x):
 //             logits = lm_head(h).float(); CrossEntropyLoss()(shift_logits, shift_labels).
 // Prints times and the ratios. No assertions.
+#include <unistd.h>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
