@@ -9,13 +9,15 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "launch/command_registry.h"
+#include "trainer/build_info.h"
 
 namespace {
 
 using tokenfocus::launch::CommandRun;
 
 // Finds or creates the sub-app for each word of `path` below `root`.
-CLI::App* subcommand_at(CLI::App& root, const std::string& path, std::map<std::string, CLI::App*>& made) {
+CLI::App* subcommand_at(CLI::App& root, const std::string& path,
+                        std::map<std::string, CLI::App*>& made) {
   std::istringstream words(path);
   std::string word, prefix;
   CLI::App* parent = &root;
@@ -35,10 +37,13 @@ CLI::App* subcommand_at(CLI::App& root, const std::string& path, std::map<std::s
 
 int main(int argc, char** argv) {
   namespace tf = tokenfocus;
-  CLI::App app{"tokenfocus: fine-tune and ensemble vision-language models as text-to-image alignment "
-               "scorers (TokenFocus-VQA, NTIRE 2025 Track 1)"};
+  CLI::App app{
+      "tokenfocus: fine-tune and ensemble vision-language models as text-to-image alignment "
+      "scorers (TokenFocus-VQA, NTIRE 2025 Track 1)"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "tokenfocus " TOKENFOCUS_VERSION);
+  std::string version = tf::trainer::build_info();
+  version.pop_back();  // CLI11 ends the line itself
+  app.set_version_flag("--version", version, "The project, libtorch, CUDA and NCCL versions");
   std::string log_level = "info";
   bool quiet = false;
   bool all_ranks = false;

@@ -1,11 +1,14 @@
-// Compiled to nothing without TOKENFOCUS_WITH_NCCL. Uses the CUDA runtime API directly: the
-// libtorch we build against may be CPU-only, so no ATen CUDA headers here. Collectives run on a
-// dedicated stream that waits (through an event) for the work already queued on the legacy default
-// stream, where libtorch queues compute unless told otherwise.
+// Compiled to nothing without TOKENFOCUS_WITH_NCCL, which CMake defines only for a CUDA libtorch
+// (so torch's CUDA headers are there). Collectives run on a dedicated stream from torch's pool
+// that waits, through an event, for the work already queued on torch's *current* stream of the
+// device (where the model's kernels went, whatever stream the caller made current); the caller's
+// later work waits for the collective's event the same way, as ProcessGroupNCCL orders them.
 #ifdef TOKENFOCUS_WITH_NCCL
 
 #include "trainer/nccl_communicator.h"
 
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime_api.h>
 #include <mpi.h>
 #include <nccl.h>
@@ -90,11 +93,10 @@ class NcclCommunicator : public Communicator {
     control_.broadcast_bytes(&id, sizeof(id), 0);
     check_nccl(ncclCommInitRank(&comm_, control_.world_size(), id, control_.rank()),
                "ncclCommInitRank");
-    check_cuda(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+    stream_ = c10::cuda::getStreamFromPool(/*isHighPriority=*/true, device_index_).stream();
   }
   ~NcclCommunicator() override {
     if (comm_) ncclCommDestroy(comm_);
-    if (stream_) cudaStreamDestroy(stream_);
   }
 
   std::string backend() const override { return "nccl"; }
@@ -107,7 +109,7 @@ class NcclCommunicator : public Communicator {
   std::unique_ptr<CollectiveWork> all_reduce_async(torch::Tensor tensor, ReduceOp op) override {
     check_device_tensor(tensor, "all_reduce");
     const int64_t sequence = control_.begin_collective();
-    order_after_compute();
+    order_after_compute(tensor);
     check_nccl(
         ncclAllReduce(tensor.data_ptr(), tensor.data_ptr(), tensor.numel(), nccl_type(tensor),
                       op == ReduceOp::kAverage ? ncclAvg : ncclSum, comm_, stream_),
@@ -117,7 +119,7 @@ class NcclCommunicator : public Communicator {
   void broadcast(torch::Tensor tensor, int root) override {
     check_device_tensor(tensor, "broadcast");
     const int64_t sequence = control_.begin_collective();
-    order_after_compute();
+    order_after_compute(tensor);
     check_nccl(ncclBroadcast(tensor.data_ptr(), tensor.data_ptr(), tensor.numel(),
                              nccl_type(tensor), root, comm_, stream_),
                "ncclBroadcast");
@@ -160,19 +162,28 @@ class NcclCommunicator : public Communicator {
     }
   }
   bool event_done(cudaEvent_t event) { return cudaEventQuery(event) == cudaSuccess; }
+  // torch's current stream on this rank's device: where compute was queued, and where the
+  // caller's next kernels go.
+  cudaStream_t compute_stream() const {
+    return c10::cuda::getCurrentCUDAStream(device_index_).stream();
+  }
 
  private:
   void check_device_tensor(const torch::Tensor& tensor, const char* what) const {
     if (!tensor.is_cuda() || !tensor.is_contiguous())
       throw_internal_error("{}: the NCCL backend needs a contiguous CUDA tensor", what);
   }
-  // The collective stream waits for everything queued so far on the compute (default) stream.
-  void order_after_compute() {
+  // The collective stream waits for everything queued so far on torch's current stream, and the
+  // caching allocator learns that the tensor's memory is in use on the collective stream too (so
+  // it is not handed out again before the collective is done, even if the caller drops it).
+  void order_after_compute(const torch::Tensor& tensor) {
     cudaEvent_t ready;
     check_cuda(cudaEventCreateWithFlags(&ready, cudaEventDisableTiming), "cudaEventCreate");
-    check_cuda(cudaEventRecord(ready, cudaStreamLegacy), "cudaEventRecord");
+    check_cuda(cudaEventRecord(ready, compute_stream()), "cudaEventRecord");
     check_cuda(cudaStreamWaitEvent(stream_, ready, 0), "cudaStreamWaitEvent");
     cudaEventDestroy(ready);  // safe: destruction is deferred until the event completes
+    c10::cuda::CUDACachingAllocator::recordStream(
+        tensor.storage().data_ptr(), c10::cuda::getStreamFromExternal(stream_, device_index_));
   }
   cudaEvent_t record_done() {
     cudaEvent_t done;
@@ -184,7 +195,7 @@ class NcclCommunicator : public Communicator {
   MpiCommunicator control_;
   int device_index_ = 0;
   ncclComm_t comm_ = nullptr;
-  cudaStream_t stream_ = nullptr;
+  cudaStream_t stream_ = nullptr;  // owned by torch's stream pool
 };
 
 NcclWork::~NcclWork() {
@@ -200,8 +211,8 @@ bool NcclWork::test() {
 void NcclWork::wait() {
   if (done_) return;
   comm_->wait_event(done_event_, sequence_);
-  // Later compute on the default stream sees the reduced values.
-  cudaStreamWaitEvent(cudaStreamLegacy, done_event_, 0);
+  // Later compute on torch's current stream sees the reduced values.
+  cudaStreamWaitEvent(comm_->compute_stream(), done_event_, 0);
   done_ = true;
 }
 

@@ -73,6 +73,9 @@ data::PredictionSet predict_records(models::Backbone& model, const data::BatchBu
 
   torch::NoGradGuard no_grad;
   model.eval();
+  // The read-out gathers label rows of the LM head: its index tensors live where the model does.
+  const torch::Device device = model.lm_head_weight().device();
+  const losses::LabelHead overall_head = overall.to(device), element_head = element.to(device);
   const int64_t num_labels = overall.token_ids.size(0);
   std::vector<double> packed;
   for (size_t start = 0; start < mine.size(); start += static_cast<size_t>(options.batch_size)) {
@@ -81,7 +84,6 @@ data::PredictionSet predict_records(models::Backbone& model, const data::BatchBu
         mine.begin() + static_cast<std::ptrdiff_t>(
                            std::min(mine.size(), start + static_cast<size_t>(options.batch_size))));
     const data::Batch batch = builder.build(chunk);
-    const torch::Device device = model.lm_head_weight().device();
     const torch::Tensor hidden = model.hidden_at(models::to_model_inputs(batch).to(device),
                                                  models::query_positions(batch).to(device));
     const torch::Tensor weight = model.lm_head_weight();
@@ -96,9 +98,9 @@ data::PredictionSet predict_records(models::Backbone& model, const data::BatchBu
         element_rows[static_cast<size_t>(seq.sample)].emplace_back(seq.element,
                                                                    static_cast<int64_t>(row));
     }
-    const auto readout = losses::read_overall(hidden, weight, overall, options.temperature);
+    const auto readout = losses::read_overall(hidden, weight, overall_head, options.temperature);
     const torch::Tensor p_yes = losses::element_probability(
-        hidden, weight, element, options.temperature, options.sum_case_variants);
+        hidden, weight, element_head, options.temperature, options.sum_case_variants);
     const auto score = readout.score.to(torch::kCPU, torch::kFloat64).contiguous();
     const auto q = readout.distribution.to(torch::kCPU, torch::kFloat64).contiguous();
     const auto p = p_yes.to(torch::kCPU, torch::kFloat64).contiguous();

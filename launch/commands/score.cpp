@@ -50,6 +50,7 @@ std::string json_lines(const data::PredictionSet& p, const std::vector<data::Rec
 CommandRun setup_score(CLI::App& command) {
   struct Options {
     std::string model, data, image_root, image, prompt, out;
+    std::string backend = "auto";
     int64_t batch_size = 8;
   };
   auto o = std::make_shared<Options>();
@@ -64,6 +65,11 @@ CommandRun setup_score(CLI::App& command) {
   command.add_option("--batch-size", o->batch_size, "Samples per forward")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  command
+      .add_option("--backend", o->backend,
+                  "auto (the GPU when there is one), nccl (a GPU, or a clear error) or mpi (CPU)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "nccl", "mpi"}));
   data->excludes(image)->excludes(prompt);
   image->needs(prompt);
   prompt->needs(image);
@@ -89,9 +95,11 @@ CommandRun setup_score(CLI::App& command) {
       records.push_back(record);
     }
     trainer::CommunicatorOptions comm_options;
-    comm_options.backend = "mpi";
+    comm_options.backend = o->backend;
     auto comm = trainer::make_communicator(comm_options);
     trainer::configure_cpu_threads(*comm, 0);
+    // The communicator picked the device (cuda:local_rank with NCCL); batches follow the model.
+    if (!comm->device().is_cpu()) scorer.model->to(comm->device());
 
     const config::PromptConfig& prompts = scorer.config.prompt;
     data::BatchBuilderOptions options;
