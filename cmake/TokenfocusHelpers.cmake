@@ -76,23 +76,30 @@ function(_tokenfocus_test_executable name)
   endif()
 endfunction()
 
-# tokenfocus_add_test(NAME [TORCH] SOURCES ... LIBS ...): a GoogleTest executable whose tests ctest
-# discovers one by one. Tests run from the source root, so ../shared is reachable as "../shared".
+# tokenfocus_add_test(NAME [TORCH] [LABELS ...] SOURCES ... LIBS ...): a GoogleTest executable whose
+# tests ctest discovers one by one. Tests run from the source root, so ../shared is reachable as
+# "../shared". Labels (ctest -L): `reference` = compares against the .venv Python references,
+# `mpi` = several ranks, `slurm` = needs the local Slurm, `gpu` = needs a CUDA device.
 function(tokenfocus_add_test name)
-  cmake_parse_arguments(T "TORCH" "" "SOURCES;LIBS" ${ARGN})
+  cmake_parse_arguments(T "TORCH" "" "SOURCES;LIBS;LABELS" ${ARGN})
   set(_torch "")
   if(T_TORCH)
     set(_torch TORCH)
   endif()
   _tokenfocus_test_executable(${name} ${_torch} SOURCES ${T_SOURCES} LIBS ${T_LIBS} GTest::gtest_main)
+  set(_properties TIMEOUT 600)
+  if(T_LABELS)
+    list(JOIN T_LABELS "\\;" _labels)  # one property value through gtest_discover_tests
+    list(APPEND _properties LABELS ${_labels})
+  endif()
   gtest_discover_tests(${name} WORKING_DIRECTORY ${PROJECT_SOURCE_DIR} DISCOVERY_TIMEOUT 120
-                       PROPERTIES TIMEOUT 600)
+                       PROPERTIES ${_properties})
 endfunction()
 
-# tokenfocus_add_mpi_test(NAME NP n [TORCH] [TIMEOUT s] SOURCES ... LIBS ... [ARGS ...]): a test
-# executable with its own main() run as one ctest test under `mpirun -np n`.
+# tokenfocus_add_mpi_test(NAME NP n [TORCH] [TIMEOUT s] SOURCES ... LIBS ... [ARGS ...] [LABELS ...]):
+# a test executable with its own main() run as one ctest test under `mpirun -np n` (label `mpi`).
 function(tokenfocus_add_mpi_test name)
-  cmake_parse_arguments(T "TORCH" "NP;TIMEOUT" "SOURCES;LIBS;ARGS" ${ARGN})
+  cmake_parse_arguments(T "TORCH" "NP;TIMEOUT" "SOURCES;LIBS;ARGS;LABELS" ${ARGN})
   set(_torch "")
   if(T_TORCH)
     set(_torch TORCH)
@@ -107,5 +114,6 @@ function(tokenfocus_add_mpi_test name)
            COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${T_NP} ${TOKENFOCUS_MPIEXEC_FLAGS}
                    $<TARGET_FILE:${name}> ${T_ARGS}
            WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
-  set_tests_properties(${name}_np${T_NP} PROPERTIES TIMEOUT ${T_TIMEOUT} PROCESSORS ${T_NP})
+  set_tests_properties(${name}_np${T_NP} PROPERTIES TIMEOUT ${T_TIMEOUT} PROCESSORS ${T_NP}
+                       LABELS "mpi;${T_LABELS}")
 endfunction()

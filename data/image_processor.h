@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "data/image.h"
+#include "data/resize.h"
 
 namespace tokenfocus::data {
 
@@ -47,6 +48,8 @@ struct ImageProcessorSettings {
   int64_t min_tiles = 1, max_tiles = 12;
   bool use_thumbnail = true;
   int64_t num_image_token_per_tile = 256;
+  // Which Pillow's resize pass order to reproduce (data/resize.h): the current one by default.
+  ResizePassOrder pass_order = ResizePassOrder::kPillow13;
 };
 
 // Reads MODEL_DIR/config.json (model_type; InternVL's tiling keys) and, for the Qwen family,

@@ -57,7 +57,7 @@ std::vector<RgbImage> InternVLImageProcessor::tiles(const RgbImage& image) const
   const int64_t size = settings_.image_size;
   const auto [cols, rows] = internvl_closest_grid(image.width, image.height, size,
                                                   settings_.min_tiles, settings_.max_tiles);
-  const RgbImage resized = resize_bicubic(image, size * cols, size * rows);
+  const RgbImage resized = resize_bicubic(image, size * cols, size * rows, settings_.pass_order);
   std::vector<RgbImage> out;
   for (int64_t k = 0; k < cols * rows; ++k) {
     const int64_t x0 = (k % cols) * size, y0 = (k / cols) * size;
@@ -69,7 +69,8 @@ std::vector<RgbImage> InternVLImageProcessor::tiles(const RgbImage& image) const
     }
     out.push_back(std::move(tile));
   }
-  if (settings_.use_thumbnail && cols * rows != 1) out.push_back(resize_bicubic(image, size, size));
+  if (settings_.use_thumbnail && cols * rows != 1)
+    out.push_back(resize_bicubic(image, size, size, settings_.pass_order));
   return out;
 }
 

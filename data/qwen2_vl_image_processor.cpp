@@ -56,7 +56,7 @@ ProcessedImage Qwen2VLImageProcessor::process(const RgbImage& image) const {
   const int64_t temporal = settings_.temporal_patch_size;
   const auto [height, width] = qwen2_vl_smart_resize(image.height, image.width, patch * merge,
                                                      settings_.min_pixels, settings_.max_pixels);
-  const RgbImage resized = resize_bicubic(image, width, height);
+  const RgbImage resized = resize_bicubic(image, width, height, settings_.pass_order);
 
   const int64_t grid_h = height / patch, grid_w = width / patch;
   const int64_t row_size = 3 * temporal * patch * patch;

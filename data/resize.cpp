@@ -3,8 +3,10 @@
 // - coefficients: filter((x + xmin - center + 0.5) / filterscale) in double, divided by their sum,
 //   then converted to int with round-half-away-from-zero at 2^22;
 // - each output sample: (2^21 + sum(in * k)) >> 22, clipped to [0, 255];
-// - horizontal pass over only the rows the vertical pass reads, then the vertical pass; a pass
-//   whose size does not change is skipped (its filter would be the identity anyway).
+// - horizontal pass over only the rows the vertical pass reads, then the vertical pass; except
+//   that Pillow 13 passes vertically first when the height shrinks by more than twice as many
+//   pixels as the width does (ResizePassOrder); a pass whose size does not change is skipped (its
+//   filter would be the identity anyway).
 #include "data/resize.h"
 
 #include <cmath>
@@ -133,7 +135,8 @@ RgbImage blank(int64_t width, int64_t height) {
 
 }  // namespace
 
-RgbImage resize_image(const RgbImage& image, int64_t width, int64_t height, ResampleFilter filter) {
+RgbImage resize_image(const RgbImage& image, int64_t width, int64_t height, ResampleFilter filter,
+                      ResizePassOrder order) {
   if (width < 1 || height < 1) {
     throw_user_error("cannot resize a {}x{} image to {}x{}: sizes must be at least 1", image.width,
                      image.height, width, height);
@@ -157,6 +160,15 @@ RgbImage resize_image(const RgbImage& image, int64_t width, int64_t height, Resa
   }
   const PassCoefficients horizontal =
       compute_coefficients(static_cast<int>(image.width), static_cast<int>(width), fn, support);
+  const int64_t height_shrink = image.height - height, width_shrink = image.width - width;
+  if (order == ResizePassOrder::kPillow13 && height_shrink > 0 &&
+      height_shrink > 2 * width_shrink) {
+    RgbImage temporary = blank(image.width, height);
+    vertical_pass(image, 0, vertical, temporary);
+    RgbImage out = blank(width, height);
+    horizontal_pass(temporary, 0, horizontal, out);
+    return out;
+  }
   // Only the input rows the vertical pass reads are resampled horizontally.
   const int first_row = need_vertical ? vertical.first.front() : 0;
   const int end_row = need_vertical ? vertical.first.back() + vertical.count.back()

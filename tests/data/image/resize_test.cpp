@@ -1,5 +1,5 @@
-// resize_image against Pillow 9.4's Image.resize on the same uint8 input, sizes up and down.
-// Target: bit-exact (max abs diff 0); the floor is >= 99% of values within 1/255.
+// resize_image against the installed Pillow's Image.resize on the same uint8 input, sizes up and
+// down. Target: bit-exact (max abs diff 0); the floor is >= 99% of values within 1/255.
 #include <gtest/gtest.h>
 
 #include <fstream>

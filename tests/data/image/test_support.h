@@ -1,5 +1,5 @@
-// Helpers for the image tests: a scratch folder, running Debian's python3 with Pillow, raw image
-// files exchanged with it, and a minimal reader of the golden .safetensors files.
+// Helpers for the image tests: a scratch folder, running the reference Python with Pillow, raw
+// image files exchanged with it, and a minimal reader of the golden .safetensors files.
 #pragma once
 
 #include <cstdint>

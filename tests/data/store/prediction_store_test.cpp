@@ -1,5 +1,5 @@
 // Predictions store: round trip, merge across fold files, header disagreement errors, and the file
-// read back by h5py alone (Debian's python3-h5py), which prints the layout.
+// read back by h5py alone (.venv's h5py), which prints the layout.
 #include <gtest/gtest.h>
 #include <unistd.h>  // getpid: ctest runs tests in parallel processes; each gets its own folder
 

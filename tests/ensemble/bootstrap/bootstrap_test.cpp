@@ -53,7 +53,6 @@ TEST(EnsembleBootstrap, SameIntervalsWhateverTheThreadCount) {
 }
 
 TEST(EnsembleBootstrap, MatchesNumpyPercentilesOfScipyMetricsOnTheSameDraws) {
-  if (!testing::reference_python_available()) GTEST_SKIP() << "no Debian python3 with scipy";
   EvaluationSet truth;
   std::vector<AlignedPrediction> predictions;
   make(120, truth, predictions);

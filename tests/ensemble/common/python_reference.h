@@ -1,5 +1,7 @@
-// Runs a Python snippet under Debian's python3 (scipy, scikit-learn, numpy) on JSON input and
-// returns its JSON output, so tests compare against the reference libraries themselves.
+// Runs a Python snippet under the project's reference Python (.venv: scipy, scikit-learn, numpy)
+// on JSON input and returns its JSON output, so tests compare against the reference libraries
+// themselves. A missing interpreter or module fails the test (Python's ImportError is printed); it
+// never skips.
 #pragma once
 
 #include <cstdio>
@@ -14,10 +16,6 @@
 #include <nlohmann/json.hpp>
 
 namespace tokenfocus::testing {
-
-inline bool reference_python_available() {
-  return std::system(TOKENFOCUS_REFERENCE_PYTHON " -c 'import scipy, sklearn' 2>/dev/null") == 0;
-}
 
 // The snippet reads the variable `data` (parsed input) and must set `result` (JSON-serialisable).
 inline nlohmann::json run_reference_python(const std::string& snippet,
@@ -35,7 +33,8 @@ inline nlohmann::json run_reference_python(const std::string& snippet,
   const std::string command = std::string(TOKENFOCUS_REFERENCE_PYTHON) + " " + stem + ".py " +
                               stem + ".in.json " + stem + ".out.json";
   if (std::system(command.c_str()) != 0) {
-    throw std::runtime_error("reference python failed: " + command);
+    throw std::runtime_error("the reference Python failed (is .venv installed? make deps): " +
+                             command);
   }
   std::ifstream in(stem + ".out.json");
   nlohmann::json out = nlohmann::json::parse(in);

@@ -16,7 +16,7 @@ using testing::analytic_gradient;
 using testing::max_relative_error;
 using testing::numeric_gradient;
 
-// scipy.stats.pearsonr through Debian's python: the outside reference.
+// scipy.stats.pearsonr through the reference Python (.venv): the outside reference.
 double scipy_pearson(const torch::Tensor& x, const torch::Tensor& y) {
   auto list = [](const torch::Tensor& t) {
     std::string text;

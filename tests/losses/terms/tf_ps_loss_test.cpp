@@ -68,7 +68,7 @@ config::LossConfig all_terms() {
   return c;
 }
 
-// The same loss written by hand with PyTorch's own functional losses in Debian's python
+// The same loss written by hand with PyTorch's own functional losses in the reference Python
 // (F.cross_entropy with probability targets, F.mse_loss / F.smooth_l1_loss, scipy's pearsonr):
 // an outside check of how the terms are put together and normalised.
 const char* kReferenceScript = R"PY(
@@ -98,7 +98,7 @@ plcc = 1 - scipy.stats.pearsonr(s.numpy(), y.numpy())[0]
 a, bb, g, d, we = c["tf"], c["ps"], c["reg"], c["plcc"], c["element"]
 element = a * etf + bb * eps + g * ereg
 total = a * tf + bb * ps + g * reg + d * plcc + we * element
-print(repr(total), repr(tf), repr(ps), repr(reg), repr(plcc), repr(element))
+print(*(repr(float(x)) for x in (total, tf, ps, reg, plcc, element)))  # numpy 2 reprs np.float64(...)
 )PY";
 
 std::string json_list(const torch::Tensor& t) {

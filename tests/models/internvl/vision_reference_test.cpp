@@ -1,7 +1,7 @@
 // The InternViT-6B code path (RMSNorm, q/k normalisation, no qkv bias) and the position-embedding
 // resize to a non-square tile grid, which the golden models (300M style, square tiles of the
 // trained size) do not exercise: compared with a plain-PyTorch forward written after OpenGVLab's
-// modeling_intern_vit.py (internvit_reference.py, run by Debian's python3 with torch 1.13).
+// modeling_intern_vit.py (internvit_reference.py, run by the reference Python, .venv's torch).
 // Tolerance 1e-4 absolute on every hidden state (the golden tolerance): same fp32 kernels, only
 // the order of a few ops differs (conv as matmul, q·scale vs scores/√d); measured 1.4e-5 with
 // activations of order 10 (weights ~N(0, 0.2²), inputs ~N(0,1)).

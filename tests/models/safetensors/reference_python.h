@@ -1,4 +1,4 @@
-// Runs a script under the reference Python (Debian's /usr/bin/python3 with torch, numpy) and
+// Runs a script under the reference Python (.venv's, with torch, numpy, safetensors) and
 // returns its stdout, so tests compare our files with what an independent implementation reads.
 #pragma once
 

@@ -1,6 +1,7 @@
 // AdamW, clipping and schedules against their references: torch.optim.AdamW (foreach=False) and
-// torch.nn.utils.clip_grad_norm_ run by Debian's python3 with torch 1.13 on the same float32
-// inputs; schedule values against the closed forms of transformers' get_*_schedule_with_warmup.
+// torch.nn.utils.clip_grad_norm_ run by the reference Python (.venv's torch 2.x) on the same
+// float32 inputs; schedule values against the closed forms of transformers'
+// get_*_schedule_with_warmup.
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
