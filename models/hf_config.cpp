@@ -91,32 +91,52 @@ HfModelConfig parse_hf_config(const std::string& json_text, const std::string& s
   if (config.model_type != "qwen2_vl" && config.model_type != "qwen2_5_vl")
     throw_user_error("{}: model_type '{}' is not supported here (qwen2_vl, qwen2_5_vl)", source,
                      config.model_type);
-  read_json_key(root, "vocab_size", config.vocab_size, source);
-  read_json_key(root, "hidden_size", config.hidden_size, source);
-  read_json_key(root, "intermediate_size", config.intermediate_size, source);
-  read_json_key(root, "num_hidden_layers", config.num_hidden_layers, source);
-  read_json_key(root, "num_attention_heads", config.num_attention_heads, source);
-  read_json_key(root, "num_key_value_heads", config.num_key_value_heads, source);
-  if (root.contains("num_key_value_heads") && root["num_key_value_heads"].is_null())
+  // transformers 4.5x nests the decoder's keys in text_config as well, 5.x writes them only there:
+  // read the top level first, then let text_config override.
+  const auto text_config = root.find("text_config");
+  const bool nested = text_config != root.end() && text_config->is_object();
+  const std::string text_source = source + " text_config";
+  const auto read_text_key = [&](const char* key, auto& field) {
+    read_json_key(root, key, field, source);
+    if (nested) read_json_key(*text_config, key, field, text_source);
+  };
+  read_text_key("vocab_size", config.vocab_size);
+  read_text_key("hidden_size", config.hidden_size);
+  read_text_key("intermediate_size", config.intermediate_size);
+  read_text_key("num_hidden_layers", config.num_hidden_layers);
+  read_text_key("num_attention_heads", config.num_attention_heads);
+  read_text_key("num_key_value_heads", config.num_key_value_heads);
+  const json& kv_owner =
+      nested && text_config->contains("num_key_value_heads") ? *text_config : root;
+  if (kv_owner.contains("num_key_value_heads") && kv_owner["num_key_value_heads"].is_null())
     config.num_key_value_heads = config.num_attention_heads;  // HF: None means plain MHA
-  read_json_key(root, "hidden_act", config.hidden_act, source);
-  read_json_key(root, "rms_norm_eps", config.rms_norm_eps, source);
-  read_json_key(root, "rope_theta", config.rope_theta, source);
-  read_json_key(root, "tie_word_embeddings", config.tie_word_embeddings, source);
-  read_json_key(root, "initializer_range", config.initializer_range, source);
-  read_json_key(root, "attention_dropout", config.attention_dropout, source);
-  read_json_key(root, "bos_token_id", config.bos_token_id, source);
-  read_json_key(root, "eos_token_id", config.eos_token_id, source);
-  read_json_key(root, "pad_token_id", config.pad_token_id, source);
+  read_text_key("hidden_act", config.hidden_act);
+  read_text_key("rms_norm_eps", config.rms_norm_eps);
+  read_text_key("rope_theta", config.rope_theta);
+  read_text_key("tie_word_embeddings", config.tie_word_embeddings);
+  read_text_key("initializer_range", config.initializer_range);
+  read_text_key("attention_dropout", config.attention_dropout);
+  read_text_key("bos_token_id", config.bos_token_id);
+  read_text_key("eos_token_id", config.eos_token_id);
+  read_text_key("pad_token_id", config.pad_token_id);
   read_json_key(root, "vision_start_token_id", config.vision_start_token_id, source);
   read_json_key(root, "vision_end_token_id", config.vision_end_token_id, source);
   read_json_key(root, "image_token_id", config.image_token_id, source);
   read_json_key(root, "video_token_id", config.video_token_id, source);
 
   // HF rewrites rope type "mrope" to "default" when it builds the config; the section list alone
-  // says that positions are 3-D (temporal, height, width).
-  if (const auto rope = root.find("rope_scaling"); rope != root.end() && rope->is_object())
-    read_json_key(*rope, "mrope_section", config.mrope_section, source + " rope_scaling");
+  // says that positions are 3-D (temporal, height, width). transformers 5 renamed rope_scaling to
+  // rope_parameters and moved rope_theta into it.
+  for (const json* owner : {&root, nested ? &*text_config : nullptr}) {
+    if (!owner) continue;
+    for (const char* section : {"rope_scaling", "rope_parameters"}) {
+      const auto rope = owner->find(section);
+      if (rope == owner->end() || !rope->is_object()) continue;
+      const std::string where = source + " " + section;
+      read_json_key(*rope, "mrope_section", config.mrope_section, where);
+      read_json_key(*rope, "rope_theta", config.rope_theta, where);
+    }
+  }
 
   check_json_positive(config.vocab_size, "vocab_size", source);
   check_json_positive(config.hidden_size, "hidden_size", source);
