@@ -24,6 +24,26 @@ constexpr const char* kWeightsFile = "adapter_model.safetensors";
 // PEFT's PeftModel wraps the model as base_model (LoraModel) whose .model is the original model.
 constexpr const char* kKeyPrefix = "base_model.model.";
 
+// transformers (since 4.52) nests the Qwen-VL decoder and vision tower one level deeper than the
+// checkpoint names (model.language_model.layers.N, model.visual.blocks.N), and PEFT names adapter
+// tensors after those modules; our modules carry the checkpoint names (model.layers.N,
+// visual.blocks.N). Adapters of that layout (a `visual` tower beside `model`) are written with the
+// nested names; other layouts (InternVL's language_model.model.layers.N) keep theirs.
+const std::pair<const char*, const char*> kNestedPrefixes[] = {{"model.language_model.", "model."},
+                                                               {"model.visual.", "visual."}};
+
+std::string checkpoint_module_name(const std::string& name) {
+  for (const auto& [nested, flat] : kNestedPrefixes)
+    if (name.rfind(nested, 0) == 0) return flat + name.substr(std::string(nested).size());
+  return name;
+}
+
+std::string transformers_module_name(const std::string& name) {
+  for (const auto& [nested, flat] : kNestedPrefixes)
+    if (name.rfind(flat, 0) == 0) return nested + name.substr(std::string(flat).size());
+  return name;
+}
+
 std::vector<std::pair<std::string, std::shared_ptr<LinearImpl>>> linear_layers(
     torch::nn::Module& root) {
   std::vector<std::pair<std::string, std::shared_ptr<LinearImpl>>> layers;
@@ -91,8 +111,9 @@ int merge_lora(torch::nn::Module& root) {
 void save_peft_adapter(const std::string& dir, torch::nn::Module& root,
                        const config::LoraConfig& lora, const std::string& base_model_name) {
   std::map<std::string, torch::Tensor> tensors;
+  const bool qwen_vl_layout = root.named_children().contains("visual");
   for (const auto& [name, tensor] : lora_state_dict(root))
-    tensors.emplace(kKeyPrefix + name, tensor);
+    tensors.emplace(kKeyPrefix + (qwen_vl_layout ? transformers_module_name(name) : name), tensor);
   if (tensors.empty()) throw_user_error("{}: the model has no LoRA adapters to save", dir);
   std::error_code error;
   std::filesystem::create_directories(dir, error);
@@ -184,6 +205,14 @@ config::LoraConfig read_peft_adapter_config(const std::string& dir) {
   require_default(json, path, "alpha_pattern", is_empty, "per-layer alphas");
   require_default(json, path, "modules_to_save", is_empty, "fully trained extra modules");
   require_default(json, path, "layers_to_transform", is_empty, "layer subsets");
+  // Keys of newer PEFT releases; null or false there means plain LoRA.
+  require_default(json, path, "lora_bias", is_false, "trained LoRA biases");
+  require_default(json, path, "use_qalora", is_false, "QA-LoRA");
+  require_default(json, path, "exclude_modules", is_empty, "excluded modules");
+  require_default(json, path, "target_parameters", is_empty, "LoRA on raw parameters");
+  require_default(json, path, "trainable_token_indices", is_empty, "trained token rows");
+  require_default(json, path, "alora_invocation_tokens", is_empty, "activated LoRA");
+  require_default(json, path, "layer_replication", is_empty, "replicated layers");
   return lora;
 }
 
@@ -208,7 +237,8 @@ config::LoraConfig load_peft_adapter(const std::string& dir, torch::nn::Module& 
   std::map<std::string, torch::Tensor> by_module_name;
   const std::string prefix = kKeyPrefix;
   for (const auto& [key, tensor] : file_tensors) {
-    const std::string name = key.rfind(prefix, 0) == 0 ? key.substr(prefix.size()) : "";
+    const std::string name =
+        key.rfind(prefix, 0) == 0 ? checkpoint_module_name(key.substr(prefix.size())) : "";
     if (name.empty() || !targets.count(name)) {
       unexpected.push_back(key);
       continue;

@@ -3,9 +3,11 @@
 // formula), and the round trip on the tiny golden Qwen2-VL model.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
@@ -310,7 +312,7 @@ TEST(Peft, GoldenQwen2VlRoundTripAndMerge) {
 
   std::shared_ptr<Backbone> trained = load_backbone(model_dir);
   const torch::Tensor base_logits = trained->forward_full(inputs).logits;
-  // LoRA A is drawn from the global generator, which Debian's libtorch seeds randomly at start-up:
+  // LoRA A is drawn from the global generator, which Debian's libtorch 1.13 seeded randomly:
   // without a seed the merge error below changed from process to process (4e-6 to 7e-6).
   torch::manual_seed(3);
   const auto adapted = apply_lora(*trained, config::LoraConfig{});  // default targets: q/k/v/o_proj
@@ -332,6 +334,83 @@ TEST(Peft, GoldenQwen2VlRoundTripAndMerge) {
       (fresh->forward_full(inputs).logits - logits).abs().max().item<double>();
   EXPECT_LT(merged_error, 1e-5);
   std::printf("[ figures  ] qwen2_vl merged vs unmerged logits: max |diff| = %.3g\n", merged_error);
+}
+
+// PEFT both ways, against Python peft on the Hugging Face model (tests/models/peft/
+// peft_reference.py): an adapter that we save loads with PeftModel.from_pretrained and gives our
+// merged model's logits, and one that peft saved loads here and gives PEFT's logits. Tolerance
+// 1e-4 on logits of |max| ~5, as the golden parity suite (fp32, different summation orders).
+constexpr double kPeftLogitsTolerance = 1e-4;
+const char* const kGoldenQwen2Vl = "../shared/golden/qwen2_vl";
+
+ModelInputs golden_case_inputs(const std::string& case_path) {
+  const SafetensorsFile case_file = SafetensorsFile::open(case_path);
+  ModelInputs inputs;
+  inputs.input_ids = case_file.get("input_ids");
+  inputs.attention_mask = case_file.get("attention_mask");
+  inputs.pixel_values = case_file.get("pixel_values");
+  inputs.image_grid_thw = case_file.get("image_grid_thw");
+  inputs.image_of_sequence = torch::arange(inputs.input_ids.size(0), torch::kLong);
+  return inputs;
+}
+
+torch::Tensor peft_reference_logits(const std::string& mode, const std::string& case_path,
+                                    const std::string& adapter_dir, const TempDir& scratch) {
+  const std::string out = scratch.file(mode + "_logits.safetensors");
+  const std::string command = fmt::format(
+      "{} {}/tests/models/peft/peft_reference.py {} {} {} {} {} 2>&1", TOKENFOCUS_REFERENCE_PYTHON,
+      TOKENFOCUS_SOURCE_DIR, mode, kGoldenQwen2Vl, case_path, adapter_dir, out);
+  EXPECT_EQ(std::system(command.c_str()), 0) << command;
+  return load_safetensors(out).at("logits");
+}
+
+double real_token_error(const torch::Tensor& ours, const torch::Tensor& theirs,
+                        const ModelInputs& inputs) {
+  const torch::Tensor real = inputs.attention_mask == 1;
+  return (ours.index({real}).to(torch::kDouble) - theirs.index({real}).to(torch::kDouble))
+      .abs()
+      .max()
+      .item<double>();
+}
+
+TEST(PeftBothWays, OurAdapterLoadsInPeftWithOurMergedLogits) {
+  const std::string case_path = std::string(kGoldenQwen2Vl) + "/case_batch2_leftpad.safetensors";
+  const ModelInputs inputs = golden_case_inputs(case_path);
+  torch::NoGradGuard no_grad;
+  std::shared_ptr<Backbone> model = load_backbone(kGoldenQwen2Vl);
+  config::LoraConfig lora;
+  lora.rank = 4;
+  lora.alpha = 8;
+  torch::manual_seed(5);
+  apply_lora(*model, lora);
+  randomize_lora_b(*model, 13);
+  TempDir dir("peft_ours");
+  save_peft_adapter(dir.file("adapter"), *model, lora, kGoldenQwen2Vl);
+  merge_lora(*model);  // what train exports and predict uses
+  const torch::Tensor ours = model->forward_full(inputs).logits;
+  const torch::Tensor theirs = peft_reference_logits("load", case_path, dir.file("adapter"), dir);
+  const double error = real_token_error(ours, theirs, inputs);
+  std::printf("[ figures  ] our adapter in PEFT: max |logits - ours merged| = %.3g\n", error);
+  EXPECT_LE(error, kPeftLogitsTolerance);
+}
+
+TEST(PeftBothWays, AdapterSavedByPeftLoadsHereWithPeftsLogits) {
+  const std::string case_path = std::string(kGoldenQwen2Vl) + "/case_batch2_leftpad.safetensors";
+  const ModelInputs inputs = golden_case_inputs(case_path);
+  TempDir dir("peft_theirs");
+  const torch::Tensor theirs = peft_reference_logits("make", case_path, dir.file("adapter"), dir);
+  torch::NoGradGuard no_grad;
+  std::shared_ptr<Backbone> model = load_backbone(kGoldenQwen2Vl);
+  const config::LoraConfig lora = load_peft_adapter(dir.file("adapter"), *model);
+  EXPECT_EQ(lora.rank, 4);
+  model->eval();
+  const torch::Tensor ours = model->forward_full(inputs).logits;
+  const double error = real_token_error(ours, theirs, inputs);
+  std::printf("[ figures  ] PEFT's adapter here: max |logits - PEFT| = %.3g\n", error);
+  EXPECT_LE(error, kPeftLogitsTolerance);
+  // The adapter matters: without it the logits are far from PEFT's.
+  std::shared_ptr<Backbone> base = load_backbone(kGoldenQwen2Vl);
+  EXPECT_GT(real_token_error(base->forward_full(inputs).logits, theirs, inputs), 1e-2);
 }
 
 }  // namespace

@@ -46,7 +46,10 @@ for step in steps:
     optim = header(f"{ckpt}/{step}/optimizer.safetensors")
     assert set(optim) == {"step"} | {f"exp_avg/{k}" for k in weights} | {f"exp_avg_sq/{k}" for k in weights}, sorted(optim)
     adapter = header(f"{ckpt}/{step}/adapter/adapter_model.safetensors")
-    assert set(adapter) == {f"base_model.model.{k}" for k in weights}, (sorted(adapter), sorted(weights))
+    # PEFT names the adapter after transformers' modules: model.language_model.layers.N (the
+    # checkpoint's model.layers.N one level deeper).
+    nested = {"base_model.model." + k.replace("model.", "model.language_model.", 1) for k in weights}
+    assert set(adapter) == nested, (sorted(adapter), sorted(weights))
     done = json.load(open(f"{ckpt}/{step}/DONE"))["files"]
     assert "adapter/adapter_config.json" in done and "adapter/adapter_model.safetensors" in done, done
 exported = header(f"{run}/models/tiny/fold0/model.safetensors")
