@@ -1,10 +1,11 @@
 // bench_tokenizer: encode throughput of data::Tokenizer on the golden texts and on a large corpus
 // of T2I prompts and VQA questions, 1 and 2 threads, against Hugging Face's Rust `tokenizers`
-// (rust_tokenizers_peer.js under node) on the same texts in the same run. No assertions.
+// (PyPI's binding, rust_tokenizers_peer.py under the reference Python) on the same texts in the
+// same run. No assertions.
 //
-//   bench_tokenizer [--tokenizer FILE] [--prompts N] [--passes P] [--node-modules DIR]
+//   bench_tokenizer [--tokenizer FILE] [--prompts N] [--passes P]
 // Defaults: ../shared/golden/tokenizer/tokenizer.json (run from the source root), 20000 prompts,
-// 3 timed passes, node modules from NODE_PATH or /tmp/tokbench/node_modules.
+// 3 timed passes.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -122,11 +123,11 @@ Measurement measure_ours(const Tokenizer& tokenizer, const std::vector<std::stri
 }
 
 Measurement measure_rust(const std::string& tokenizer_path, const std::string& texts_path,
-                         int threads, int passes, const std::string& node_modules) {
-  const std::string command =
-      "NODE_PATH='" + node_modules + "' RAYON_NUM_THREADS=" + std::to_string(threads) +
-      " node '" TOKENFOCUS_BENCH_TOKENIZER_DIR "/rust_tokenizers_peer.js' '" + tokenizer_path +
-      "' '" + texts_path + "' " + std::to_string(passes) + " 2>/dev/null";
+                         int threads, int passes) {
+  const std::string command = "RAYON_NUM_THREADS=" + std::to_string(threads) +
+                              " " TOKENFOCUS_REFERENCE_PYTHON " '" TOKENFOCUS_BENCH_TOKENIZER_DIR
+                              "/rust_tokenizers_peer.py' '" +
+                              tokenizer_path + "' '" + texts_path + "' " + std::to_string(passes);
   Measurement m;
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) return m;
@@ -143,7 +144,7 @@ Measurement measure_rust(const std::string& tokenizer_path, const std::string& t
 }
 
 void run_set(const char* name, const std::string& tokenizer_path,
-             const std::vector<std::string>& texts, int passes, const std::string& node_modules) {
+             const std::vector<std::string>& texts, int passes) {
   const std::string texts_path = "/tmp/bench_tokenizer_" + std::string(name) + ".jsonl";
   {
     std::ofstream out(texts_path);
@@ -156,8 +157,7 @@ void run_set(const char* name, const std::string& tokenizer_path,
     // A fresh tokenizer (empty word cache) so that the first pass shows the cold cost.
     const Tokenizer fresh = Tokenizer::from_file(tokenizer_path);
     const Measurement ours = measure_ours(fresh, texts, threads, passes);
-    const Measurement rust =
-        measure_rust(tokenizer_path, texts_path, threads, passes, node_modules);
+    const Measurement rust = measure_rust(tokenizer_path, texts_path, threads, passes);
     const double ours_rate = ours.tokens / ours.best_seconds;
     std::printf("  %d thread%s  ours %10.0f tokens/s (%lld tokens, %.4f s; first pass %.4f s)",
                 threads, threads == 1 ? " " : "s", ours_rate, static_cast<long long>(ours.tokens),
@@ -168,7 +168,7 @@ void run_set(const char* name, const std::string& tokenizer_path,
                   ours_rate / rust_rate,
                   rust.tokens == ours.tokens ? "" : "  (TOKEN COUNTS DIFFER)");
     } else {
-      std::printf(" | rust tokenizers unavailable (node or @anush008/tokenizers missing)\n");
+      std::printf(" | rust tokenizers failed to run (%s)\n", TOKENFOCUS_REFERENCE_PYTHON);
     }
   }
   std::remove(texts_path.c_str());
@@ -180,8 +180,6 @@ int main(int argc, char** argv) {
   std::string tokenizer_path = "../shared/golden/tokenizer/tokenizer.json";
   int prompts = 20000;
   int passes = 3;
-  const char* node_path = std::getenv("NODE_PATH");
-  std::string node_modules = node_path != nullptr ? node_path : "/tmp/tokbench/node_modules";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string key = argv[i];
     if (key == "--tokenizer")
@@ -190,8 +188,6 @@ int main(int argc, char** argv) {
       prompts = std::stoi(argv[i + 1]);
     else if (key == "--passes")
       passes = std::stoi(argv[i + 1]);
-    else if (key == "--node-modules")
-      node_modules = argv[i + 1];
     else {
       std::fprintf(stderr, "unknown option %s\n", argv[i]);
       return 1;
@@ -210,7 +206,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> golden;
   const auto cases = golden_texts(golden_path);
   for (int r = 0; r < 20; ++r) golden.insert(golden.end(), cases.begin(), cases.end());
-  if (!golden.empty()) run_set("golden_x20", tokenizer_path, golden, passes, node_modules);
-  run_set("prompts", tokenizer_path, prompt_corpus(prompts), passes, node_modules);
+  if (!golden.empty()) run_set("golden_x20", tokenizer_path, golden, passes);
+  run_set("prompts", tokenizer_path, prompt_corpus(prompts), passes);
   return 0;
 }
