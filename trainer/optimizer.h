@@ -1,4 +1,4 @@
-// AdamW (decoupled weight decay, the update of torch.optim.AdamW with amsgrad=False, foreach=False)
+// AdamW (decoupled weight decay, the update of torch.optim.AdamW with amsgrad=False, fused=True)
 // over two parameter groups: weights decay; biases, norms and every 1-D tensor do not. Its whole
 // state is a name -> tensor map so that checkpoints can store it. Also global-norm clipping with
 // torch.nn.utils.clip_grad_norm_'s arithmetic.

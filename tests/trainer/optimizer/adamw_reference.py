@@ -1,4 +1,4 @@
-"""PyTorch reference for optimizer_test.cpp: torch.optim.AdamW (foreach=False) with two parameter
+"""PyTorch reference for optimizer_test.cpp: torch.optim.AdamW (fused=True) with two parameter
 groups (decay on >= 2-D tensors, none on 1-D), a given lr per step, and clip_grad_norm_ before each
 step. Reads raw float32 files written by the test, writes the parameters after the last step."""
 import sys
@@ -15,7 +15,7 @@ lrs = [float(x) for x in open(f"{directory}/lrs.txt").read().split()]
 decay = [p for p in params if p.dim() >= 2]
 no_decay = [p for p in params if p.dim() < 2]
 opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.05}, {"params": no_decay, "weight_decay": 0.0}],
-                        lr=lrs[0], betas=(0.9, 0.95), eps=1e-8, foreach=False)
+                        lr=lrs[0], betas=(0.9, 0.95), eps=1e-8, fused=True)
 norms = []
 for step in range(steps):
     for k, p in enumerate(params):

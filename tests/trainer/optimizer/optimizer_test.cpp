@@ -1,4 +1,4 @@
-// AdamW, clipping and schedules against their references: torch.optim.AdamW (foreach=False) and
+// AdamW, clipping and schedules against their references: torch.optim.AdamW (fused=True) and
 // torch.nn.utils.clip_grad_norm_ run by the reference Python (.venv's torch 2.x) on the same
 // float32 inputs; schedule values against the closed forms of transformers'
 // get_*_schedule_with_warmup.
