@@ -1,5 +1,6 @@
 #include "models/hf_config.h"
 
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -198,7 +199,12 @@ std::string hf_config_to_json(const HfModelConfig& config) {
   if (qwen2_vl) {
     vision["embed_dim"] = config.vision.hidden_size;
     vision["hidden_size"] = config.vision.out_hidden_size;
-    vision["mlp_ratio"] = config.vision.mlp_ratio;
+    // An integer where it is one: transformers 5 validates mlp_ratio as an int.
+    const double ratio = config.vision.mlp_ratio;
+    if (ratio == std::floor(ratio))
+      vision["mlp_ratio"] = static_cast<int64_t>(ratio);
+    else
+      vision["mlp_ratio"] = ratio;
   } else {
     vision["hidden_size"] = config.vision.hidden_size;
     vision["out_hidden_size"] = config.vision.out_hidden_size;
