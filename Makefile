@@ -6,8 +6,7 @@ JOBS ?= $(shell nproc)
 CMAKE_ARGS ?=
 # Benchmarks are programs, not tests: `make bench` builds them (figures in docs/benchmarks.md).
 BENCH ?= OFF
-# `gpu` tests need a CUDA device (scripts/gpu-check.sh runs them); every other label runs here.
-CTEST_ARGS ?= -LE gpu
+CTEST_ARGS ?=
 MAKEFLAGS += --no-print-directory
 
 .PHONY: deps configure build test demo bench format clean
@@ -25,8 +24,9 @@ configure: deps
 build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
+# `gpu` tests need a CUDA device (scripts/gpu-check.sh runs them); every other label runs here.
 test: build
-	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -LE gpu $(CTEST_ARGS)
 
 bench:
 	@$(MAKE) build BENCH=ON

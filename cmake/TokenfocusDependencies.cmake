@@ -69,7 +69,8 @@ add_link_options(-Wl,--push-state,--no-as-needed -lstdc++ -Wl,--pop-state)
 # libtorch's include folder ships fmt 12's headers, which would shadow Debian's fmt 9 (the one we
 # link) in every translation unit that sees torch. A folder holding only a link to Debian's fmt
 # headers goes first on every include path, so that all our code compiles against the fmt it links.
-find_path(TOKENFOCUS_FMT_INCLUDE_DIR fmt/format.h PATHS /usr/include /usr/local/include NO_DEFAULT_PATH)
+get_target_property(_fmt_includes fmt::fmt INTERFACE_INCLUDE_DIRECTORIES)
+find_path(TOKENFOCUS_FMT_INCLUDE_DIR fmt/format.h PATHS ${_fmt_includes} NO_DEFAULT_PATH)
 if(TOKENFOCUS_FMT_INCLUDE_DIR)
   set(_fmt_shim ${PROJECT_BINARY_DIR}/fmt_include)
   file(MAKE_DIRECTORY ${_fmt_shim})
