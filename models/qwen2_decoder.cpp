@@ -26,13 +26,16 @@ torch::Tensor rotate_half(const torch::Tensor& x) {
 }
 
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                        const torch::Tensor& additive_mask) {
-  // Fused kernels (flash / memory-efficient on CUDA); the mask stays additive and finite so that
-  // fully padded rows give finite values. No mask (the vision towers) is "none", not an undefined
-  // tensor, for libtorch 2.x's input checks.
+                        const torch::Tensor& additive_mask, bool causal) {
+  // Fused kernels (flash / memory-efficient on CUDA, flash on CPU); the mask stays additive and
+  // finite so that fully padded rows give finite values. No mask is "none", not an undefined
+  // tensor, for libtorch 2.x's input checks. enable_gqa lets k/v keep their fewer heads (query
+  // head i reads head i / (heads / kv_heads)) instead of copies repeated to every query head.
+  const bool gqa = k.size(-3) != q.size(-3);
   return at::scaled_dot_product_attention(
-      q, k, v,
-      additive_mask.defined() ? std::optional<torch::Tensor>(additive_mask) : std::nullopt);
+      q, k, v, additive_mask.defined() ? std::optional<torch::Tensor>(additive_mask) : std::nullopt,
+      /*dropout_p=*/0.0, /*is_causal=*/causal && !additive_mask.defined(), /*scale=*/std::nullopt,
+      /*enable_gqa=*/gqa);
 }
 
 std::pair<torch::Tensor, torch::Tensor> mrope_cos_sin(const torch::Tensor& position_ids,
@@ -62,7 +65,20 @@ std::pair<torch::Tensor, torch::Tensor> mrope_cos_sin(const torch::Tensor& posit
   return {torch::cat(cos_parts, -1).to(dtype), torch::cat(sin_parts, -1).to(dtype)};
 }
 
+namespace {
+
+double lowest_of(torch::ScalarType dtype) {
+  return dtype == torch::kDouble  ? std::numeric_limits<double>::lowest()
+         : dtype == torch::kFloat ? std::numeric_limits<float>::lowest()
+                                  : -3.3895313892515355e38;  // bf16 lowest
+}
+
+}  // namespace
+
 torch::Tensor causal_padding_mask(const torch::Tensor& attention_mask, torch::ScalarType dtype) {
+  // Without padding the mask is plain causality, which SDPA applies itself (is_causal) without
+  // reading a [B,1,S,S] tensor.
+  if ((attention_mask != 0).all().item<bool>()) return {};
   const int64_t seq = attention_mask.size(1);
   const torch::Tensor causal =
       torch::ones({seq, seq},
@@ -70,11 +86,8 @@ torch::Tensor causal_padding_mask(const torch::Tensor& attention_mask, torch::Sc
           .tril();
   const torch::Tensor allowed =
       causal.unsqueeze(0) & (attention_mask != 0).unsqueeze(1);  // [B,S,S]
-  const double lowest = dtype == torch::kDouble  ? std::numeric_limits<double>::lowest()
-                        : dtype == torch::kFloat ? std::numeric_limits<float>::lowest()
-                                                 : -3.3895313892515355e38;  // bf16 lowest
   torch::Tensor mask = torch::zeros(allowed.sizes(), attention_mask.options().dtype(dtype));
-  return mask.masked_fill(allowed.logical_not(), lowest).unsqueeze(1);
+  return mask.masked_fill(allowed.logical_not(), lowest_of(dtype)).unsqueeze(1);
 }
 
 Qwen2AttentionImpl::Qwen2AttentionImpl(const HfModelConfig& config)
@@ -90,19 +103,13 @@ Qwen2AttentionImpl::Qwen2AttentionImpl(const HfModelConfig& config)
 torch::Tensor rotary_gqa_attention(torch::Tensor q, torch::Tensor k, const torch::Tensor& v,
                                    const torch::Tensor& cos, const torch::Tensor& sin,
                                    const torch::Tensor& mask, const torch::Tensor& query_index) {
-  const int64_t batch = k.size(0), kv_heads = k.size(1), seq = k.size(2), head_dim = k.size(3);
-  const int64_t heads = q.size(1), groups = heads / kv_heads;
+  const int64_t batch = k.size(0), seq = k.size(2), head_dim = k.size(3);
+  const int64_t heads = q.size(1);
   const torch::Tensor cos4 = cos.unsqueeze(1), sin4 = sin.unsqueeze(1);  // [B,1,S,d]
   k = k * cos4 + rotate_half(k) * sin4;
-  auto repeat_kv = [&](const torch::Tensor& t) {
-    return t.unsqueeze(2)
-        .expand({batch, kv_heads, groups, seq, head_dim})
-        .reshape({batch, heads, seq, head_dim});
-  };
-  const torch::Tensor keys = repeat_kv(k), values = repeat_kv(v);
   if (!query_index.defined()) {
     q = q * cos4 + rotate_half(q) * sin4;
-    const torch::Tensor out = attention(q, keys, values, mask);
+    const torch::Tensor out = attention(q, k, v, mask, /*causal=*/true);
     return out.transpose(1, 2).reshape({batch, seq, heads * head_dim});
   }
   // Queries only at the requested (sequence, position) pairs; keys and values everywhere.
@@ -111,9 +118,17 @@ torch::Tensor rotary_gqa_attention(torch::Tensor q, torch::Tensor k, const torch
   const torch::Tensor cq = rows_at(cos, query_index).view({count, 1, 1, head_dim});
   const torch::Tensor sq = rows_at(sin, query_index).view({count, 1, 1, head_dim});
   q = q * cq + rotate_half(q) * sq;
-  const torch::Tensor mq = rows_at(mask.select(1, 0), query_index).view({count, 1, 1, seq});
-  const torch::Tensor out =
-      attention(q, keys.index_select(0, rows), values.index_select(0, rows), mq);
+  torch::Tensor mq;
+  if (mask.defined()) {
+    mq = rows_at(mask.select(1, 0), query_index).view({count, 1, 1, seq});
+  } else {  // no padding: each query sees the keys up to its own position
+    const torch::Tensor keys_at = torch::arange(seq, query_index.options()).unsqueeze(0);
+    const torch::Tensor after = keys_at > query_index.select(1, 1).unsqueeze(1);  // [Q,S]
+    mq = torch::zeros({count, seq}, q.options())
+             .masked_fill(after, lowest_of(q.scalar_type()))
+             .view({count, 1, 1, seq});
+  }
+  const torch::Tensor out = attention(q, k.index_select(0, rows), v.index_select(0, rows), mq);
   return out.reshape({count, heads * head_dim});
 }
 

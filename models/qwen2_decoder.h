@@ -29,11 +29,12 @@ TORCH_MODULE(RmsNorm);
 // [..., d] -> [-x2, x1] with x1, x2 the halves of the last dimension.
 torch::Tensor rotate_half(const torch::Tensor& x);
 
-// softmax(q·kᵀ/√d + mask) · v with q [N,h,Sq,d], k/v [N,h,Sk,d]; `additive_mask` broadcastable to
-// [N,h,Sq,Sk] (0 = attend, the dtype's lowest value = masked), or undefined. Softmax in float32.
-// On torch ≥ 2 this is scaled_dot_product_attention.
+// softmax(q·kᵀ/√d + mask) · v with q [N,h,Sq,d], k/v [N,hk,Sk,d] (hk divides h: grouped-query
+// attention, query head i reads head i / (h / hk)); `additive_mask` broadcastable to [N,h,Sq,Sk]
+// (0 = attend, the dtype's lowest value = masked), or undefined: then no mask, or causal when
+// `causal` is set. scaled_dot_product_attention.
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                        const torch::Tensor& additive_mask);
+                        const torch::Tensor& additive_mask, bool causal = false);
 
 // cos/sin [B,S,head_dim] for M-RoPE position ids [3,B,S]: each frequency band takes the temporal,
 // height or width id as `mrope_section` assigns (Hugging Face's apply_multimodal_rotary_pos_emb).
@@ -43,7 +44,8 @@ std::pair<torch::Tensor, torch::Tensor> mrope_cos_sin(const torch::Tensor& posit
                                                       torch::ScalarType dtype);
 
 // [B,1,S,S] additive mask: causal, and keys with attention_mask == 0 masked. Rows of padded
-// queries are fully masked (uniform softmax, finite), as in Hugging Face's eager path.
+// queries are fully masked (uniform softmax, finite), as in Hugging Face's eager path. Undefined
+// when nothing is padded: the decoders' attention is then plain causal.
 torch::Tensor causal_padding_mask(const torch::Tensor& attention_mask, torch::ScalarType dtype);
 
 // The attention of a rotary GQA decoder layer, shared by Qwen2 and InternLM2 (they differ only in
@@ -51,8 +53,8 @@ torch::Tensor causal_padding_mask(const torch::Tensor& attention_mask, torch::Sc
 // Without `query_index`: q [B,heads,S,d] -> [B,S,heads·d]. With `query_index` ([Q,2] rows of
 // (sequence, position)): q [Q,heads,1,d] for those positions only -> [Q,heads·d]. Applies the
 // rotary embedding (cos/sin [B,S,d]) to q and k, lets query head i read key/value head
-// i / (heads / kv_heads) (Hugging Face's repeat_kv), masks with `mask` [B,1,S,S]. The result is
-// ready for the output projection.
+// i / (heads / kv_heads) (Hugging Face's repeat_kv), masks with `mask` [B,1,S,S] (undefined:
+// causal). The result is ready for the output projection.
 torch::Tensor rotary_gqa_attention(torch::Tensor q, torch::Tensor k, const torch::Tensor& v,
                                    const torch::Tensor& cos, const torch::Tensor& sin,
                                    const torch::Tensor& mask, const torch::Tensor& query_index);
