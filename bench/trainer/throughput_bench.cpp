@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
         "m=torch.nn.Sequential(torch.nn.Linear(256,h),torch.nn.ReLU(),torch.nn.Linear(h,h),torch."
         "nn.ReLU(),"
         "torch.nn.Linear(h,1))\nx=torch.randn(n,256);y=torch.randn(n)\n"
-        "o=torch.optim.AdamW(m.parameters(),lr=1e-4,foreach=False)\nt=time.perf_counter()\n"
+        "o=torch.optim.AdamW(m.parameters(),lr=1e-4,fused=True)\nt=time.perf_counter()\n"
         "for i in range(0,n,{}):\n "
         "o.zero_grad();l=((m(x[i:i+{}]).squeeze(-1)-y[i:i+{}])**2).mean();l.backward();"
         "torch.nn.utils.clip_grad_norm_(m.parameters(),1.0);o.step()\n"
