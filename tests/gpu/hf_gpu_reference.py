@@ -19,12 +19,16 @@ import argparse
 import inspect
 import json
 import random
+import sys
 from pathlib import Path
 
 import torch
 import transformers
 from safetensors.torch import save_file
 from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models" / "reference"))
+from golden_init import reinit_weights  # noqa: E402  (the golden models' weight scheme)
 
 VOCAB = 512
 BOS_PAD, IM_START, IM_END, VISION_START, VISION_END, IMAGE, VIDEO = range(496, 503)
@@ -59,22 +63,6 @@ def build_model():
     model = Qwen2VLForConditionalGeneration(config)
     reinit_weights(model, seed=7)
     return model.eval()
-
-
-@torch.no_grad()
-def reinit_weights(model, seed):
-    # HF's default init (std 0.02) gives near-uniform logits; this scheme (golden README) gives std ~1.
-    generator = torch.Generator().manual_seed(seed)
-    for name, param in model.named_parameters():
-        noise = torch.randn(param.shape, generator=generator)
-        if "embed_tokens" in name:
-            param.copy_(noise)
-        elif name.endswith("bias"):
-            param.copy_(0.05 * noise)
-        elif param.dim() == 1:  # norm weights
-            param.copy_(1.0 + 0.1 * noise)
-        else:  # linear / conv kernels: fan_in = everything but the output dim
-            param.copy_(noise / param[0].numel() ** 0.5)
 
 
 def make_batch(rng):

@@ -24,6 +24,7 @@
 #include "gpu_support.h"
 #include "models/registry.h"
 #include "models/safetensors.h"
+#include "tests/support/model_case.h"
 #include "trainer/precision.h"
 
 namespace tokenfocus::models {
@@ -31,15 +32,7 @@ namespace {
 
 using gpu_testing::ScratchDir;
 using gpu_testing::shell_quote;
-
-torch::Tensor shifted_cross_entropy(const torch::Tensor& logits, const torch::Tensor& labels) {
-  const int64_t vocab = logits.size(-1);
-  const torch::Tensor shifted_logits = logits.narrow(1, 0, logits.size(1) - 1).reshape({-1, vocab});
-  const torch::Tensor shifted_labels = labels.narrow(1, 1, labels.size(1) - 1).reshape({-1});
-  return torch::nn::functional::cross_entropy(
-      shifted_logits.to(torch::kFloat), shifted_labels,
-      torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-100));
-}
+using testing::shifted_cross_entropy;
 
 double rms(const torch::Tensor& t) {
   return t.pow(2).mean().sqrt().item<double>();
@@ -60,13 +53,7 @@ TEST(GpuQwen2Vl, ForwardAndBackwardMatchTransformersOnTheSameGpu) {
   const torch::Device cuda(torch::kCUDA, 0);
   std::shared_ptr<Backbone> model = load_backbone((scratch.path() / "model").string());
   model->to(cuda);
-  ModelInputs inputs;
-  inputs.input_ids = reference.at("input_ids");
-  inputs.attention_mask = reference.at("attention_mask");
-  inputs.pixel_values = reference.at("pixel_values");
-  inputs.image_grid_thw = reference.at("image_grid_thw");
-  inputs.image_of_sequence = torch::arange(inputs.input_ids.size(0), torch::kLong);
-  inputs = inputs.to(cuda);
+  const ModelInputs inputs = testing::case_inputs(reference).to(cuda);
   const torch::Tensor real = reference.at("attention_mask") == 1;
   const auto at_real = [&](const torch::Tensor& logits) {
     return logits.to(torch::kCPU, torch::kDouble).index({real});

@@ -17,12 +17,13 @@
 #include "models/safetensors.h"
 #include "models/state_dict.h"
 #include "tests/models/safetensors/reference_python.h"
+#include "tests/support/model_case.h"
 
 namespace tokenfocus::models {
 namespace {
 
-using testing::run_reference_python;
-using testing::TempDir;
+using tokenfocus::testing::run_reference_python;
+using tokenfocus::testing::TempDir;
 
 // Named like a Hugging Face decoder: model.layers.{0,1}.self_attn.{q,k,v,o}_proj,
 // model.layers.N.mlp.up_proj.
@@ -344,14 +345,7 @@ constexpr double kPeftLogitsTolerance = 1e-4;
 const char* const kGoldenQwen2Vl = "../shared/golden/qwen2_vl";
 
 ModelInputs golden_case_inputs(const std::string& case_path) {
-  const SafetensorsFile case_file = SafetensorsFile::open(case_path);
-  ModelInputs inputs;
-  inputs.input_ids = case_file.get("input_ids");
-  inputs.attention_mask = case_file.get("attention_mask");
-  inputs.pixel_values = case_file.get("pixel_values");
-  inputs.image_grid_thw = case_file.get("image_grid_thw");
-  inputs.image_of_sequence = torch::arange(inputs.input_ids.size(0), torch::kLong);
-  return inputs;
+  return testing::case_inputs(load_safetensors(case_path));
 }
 
 torch::Tensor peft_reference_logits(const std::string& mode, const std::string& case_path,

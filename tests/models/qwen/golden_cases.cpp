@@ -49,16 +49,6 @@ std::map<std::string, torch::Tensor> read_case(const std::string& path) {
   return load_safetensors(path);
 }
 
-ModelInputs case_inputs(const std::map<std::string, torch::Tensor>& tensors) {
-  ModelInputs inputs;
-  inputs.input_ids = tensors.at("input_ids");
-  inputs.attention_mask = tensors.at("attention_mask");
-  inputs.pixel_values = tensors.at("pixel_values");
-  inputs.image_grid_thw = tensors.at("image_grid_thw");
-  inputs.image_of_sequence = torch::arange(inputs.input_ids.size(0), torch::kLong);
-  return inputs;
-}
-
 std::shared_ptr<Backbone> golden_backbone(const std::string& family) {
   static std::map<std::string, std::shared_ptr<Backbone>> loaded;
   auto& slot = loaded[family];

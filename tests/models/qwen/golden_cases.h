@@ -11,6 +11,7 @@
 #include <torch/torch.h>
 
 #include "models/backbone.h"
+#include "tests/support/model_case.h"
 
 namespace tokenfocus::models::testing {
 
@@ -27,10 +28,9 @@ struct GoldenCase {
 std::vector<GoldenCase> all_cases();
 std::vector<std::string> case_files(const std::string& family);
 
-// The case's tensors (zero-copy from the file) and its model inputs (image_of_sequence =
-// arange(B): one image per sequence, in order).
+// The case's tensors (zero-copy from the file); case_inputs (tests/support/model_case.h) makes its
+// model inputs.
 std::map<std::string, torch::Tensor> read_case(const std::string& path);
-ModelInputs case_inputs(const std::map<std::string, torch::Tensor>& tensors);
 
 // The backbone of a family, loaded once per process and shared by the tests.
 std::shared_ptr<Backbone> golden_backbone(const std::string& family);

@@ -16,15 +16,6 @@
 namespace tokenfocus::models::testing {
 namespace {
 
-torch::Tensor shifted_cross_entropy(const torch::Tensor& logits, const torch::Tensor& labels) {
-  const int64_t vocab = logits.size(-1);
-  const torch::Tensor shifted_logits = logits.narrow(1, 0, logits.size(1) - 1).reshape({-1, vocab});
-  const torch::Tensor shifted_labels = labels.narrow(1, 1, labels.size(1) - 1).reshape({-1});
-  return torch::nn::functional::cross_entropy(
-      shifted_logits.to(torch::kFloat), shifted_labels,
-      torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-100));
-}
-
 class TrainingReferenceTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(TrainingReferenceTest, LossAndGradientsMatchHuggingFace) {

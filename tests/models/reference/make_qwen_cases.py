@@ -65,6 +65,8 @@ from transformers.core_model_loading import revert_weight_conversion
 from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 from transformers.vision_utils import get_vision_window_index
 
+from golden_init import reinit_weights  # the golden models' weight scheme (same folder)
+
 FAMILIES = ["qwen2_vl", "qwen2_5_vl"]
 MODEL_CLASSES = {"qwen2_vl": Qwen2VLForConditionalGeneration, "qwen2_5_vl": Qwen2_5_VLForConditionalGeneration}
 CONFIG_CLASSES = {"qwen2_vl": Qwen2VLConfig, "qwen2_5_vl": Qwen2_5_VLConfig}
@@ -144,22 +146,6 @@ def build_model(family, drawn, weight_seed):
     model = MODEL_CLASSES[family](config)
     reinit_weights(model, weight_seed)
     return model.eval()
-
-
-@torch.no_grad()
-def reinit_weights(model, seed):
-    # HF's default init (std 0.02) gives near-uniform logits; this scheme (golden README) gives std ~1.
-    generator = torch.Generator().manual_seed(seed)
-    for name, param in model.named_parameters():
-        noise = torch.randn(param.shape, generator=generator)
-        if "embed_tokens" in name:
-            param.copy_(noise)
-        elif name.endswith("bias"):
-            param.copy_(0.05 * noise)
-        elif param.dim() == 1:  # norm weights
-            param.copy_(1.0 + 0.1 * noise)
-        else:  # linear / conv kernels: fan_in = everything but the output dim
-            param.copy_(noise / param[0].numel() ** 0.5)
 
 
 # ---------------------------------------------------------------- inputs
