@@ -28,6 +28,15 @@ void AdamW::step(double lr) {
   // torch.optim.AdamW(fused=True): ATen's fused kernel (CPU and CUDA) reads and writes each tensor
   // once, where the per-tensor loop of foreach=False makes six passes and two temporaries. Measured
   // on 90 M parameters, 1 thread: 0.11 s against 0.55 s. One call per weight-decay group.
+  // The kernel reads the (already incremented) step count from a float tensor per parameter, and
+  // only reads it: one tensor per device serves every parameter there.
+  torch::Tensor step_count;
+  auto step_count_on = [&](const torch::Device& device) {
+    if (!step_count.defined() || step_count.device() != device)
+      step_count = torch::full({}, static_cast<double>(step_),
+                               torch::TensorOptions().dtype(torch::kFloat).device(device));
+    return step_count;
+  };
   for (const bool decay : {true, false}) {
     std::vector<torch::Tensor> params, grads, exp_avgs, exp_avg_sqs, steps;
     for (size_t k = 0; k < parameters_.size(); ++k) {
@@ -37,10 +46,7 @@ void AdamW::step(double lr) {
       grads.push_back(grad);
       exp_avgs.push_back(exp_avg_[k]);
       exp_avg_sqs.push_back(exp_avg_sq_[k]);
-      // The kernel reads the (already incremented) step count from a float tensor per parameter.
-      steps.push_back(
-          torch::full({}, static_cast<double>(step_),
-                      torch::TensorOptions().dtype(torch::kFloat).device(grad.device())));
+      steps.push_back(step_count_on(grad.device()));
     }
     if (params.empty()) continue;
     at::_fused_adamw_(params, grads, exp_avgs, exp_avg_sqs, /*max_exp_avg_sqs=*/{}, steps, lr,
