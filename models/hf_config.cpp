@@ -133,7 +133,7 @@ HfModelConfig parse_hf_config(const std::string& json_text, const std::string& s
     for (const char* section : {"rope_scaling", "rope_parameters"}) {
       const auto rope = owner->find(section);
       if (rope == owner->end() || !rope->is_object()) continue;
-      const std::string where = source + " " + section;
+      const std::string where = (owner == &root ? source : text_source) + " " + section;
       read_json_key(*rope, "mrope_section", config.mrope_section, where);
       read_json_key(*rope, "rope_theta", config.rope_theta, where);
     }

@@ -21,6 +21,14 @@ namespace {
 
 constexpr double kForwardTolerance = 1e-4;
 
+// Whether the case came from transformers 4.x (the golden files: 4.49 with Pillow 9.4), as its
+// metadata says; the live cases come from the installed transformers 5 and Pillow 13.
+bool made_by_transformers_4(const std::string& case_path) {
+  const auto metadata = SafetensorsFile::open(case_path).metadata();
+  const auto version = metadata.find("transformers");
+  return version == metadata.end() || version->second.rfind("4.", 0) == 0;
+}
+
 class GoldenCaseTest : public ::testing::TestWithParam<GoldenCase> {};
 
 TEST(GoldenCases, EveryFamilyHasCases) {
@@ -49,9 +57,7 @@ TEST_P(GoldenCaseTest, ForwardMatchesHuggingFace) {
   // rope_deltas = (largest position + 1) - length. transformers 4.49 (and we, so that generation's
   // positions line up with the padded cache) take the padded length; 5.x takes the real tokens'.
   torch::Tensor expected_deltas = tensors.at("rope_deltas");
-  const auto metadata = SafetensorsFile::open(golden.path).metadata();
-  const auto version = metadata.find("transformers");
-  if (version != metadata.end() && version->second.rfind("4.", 0) != 0) {
+  if (!made_by_transformers_4(golden.path)) {
     const torch::Tensor padding = real.size(1) - real.sum(1, /*keepdim=*/true);
     expected_deltas = expected_deltas - padding;
   }
@@ -127,11 +133,8 @@ TEST_P(GoldenCaseTest, ProcessorReproducesPixelValues) {
   const auto tensors = read_case(golden.path);
   data::ImageProcessorSettings settings =
       data::read_image_processor_settings(family_dir(golden.family));
-  // The 4.49 golden files were made with Pillow 9.4, live cases with the installed Pillow (13).
-  const auto metadata = SafetensorsFile::open(golden.path).metadata();
-  const auto version = metadata.find("transformers");
-  if (version == metadata.end() || version->second.rfind("4.", 0) == 0)
-    settings.pass_order = data::ResizePassOrder::kPillow12;
+  // Pillow 9.4 made the golden files' pixel values, the installed Pillow 13 the live cases'.
+  if (made_by_transformers_4(golden.path)) settings.pass_order = data::ResizePassOrder::kPillow12;
   const auto processor = data::make_image_processor(settings);
   const torch::Tensor grid = tensors.at("image_grid_thw");
   std::vector<torch::Tensor> rows;
