@@ -10,12 +10,6 @@
 namespace tokenfocus::data {
 namespace {
 
-struct PendingSequence {
-  BatchSequence sequence;
-  std::vector<int64_t> ids;
-  int64_t query_position = 0;  // unpadded
-};
-
 // Target token / distribution / value of one question; unknown targets stay -1 / empty / NaN.
 void set_targets(BatchSequence& s, const LabelSet& labels, const std::vector<double>& annotators,
                  std::optional<double> mean, bool soft) {
@@ -90,57 +84,76 @@ BatchBuilder::BatchBuilder(const std::vector<Record>& records, const ImageProces
   pad_id_ = *pad;
 }
 
+PreparedSample BatchBuilder::prepare(const Record& record, int64_t record_index,
+                                     const RgbImage& image) const {
+  PreparedSample sample;
+  sample.key = record.img_path;
+  sample.record_index = record_index;
+  ProcessedImage processed = processor_.process(image);
+  sample.image =
+      BatchImage{std::move(processed.pixel_values), std::move(processed.shape), processed.grid_thw};
+  auto add = [&](QuestionKind kind, int64_t element,
+                 const std::string& question) -> BatchSequence& {
+    const auto vqa = build_vqa_sequence(tokenizer_, options_.chat_template, question,
+                                        processed.num_image_tokens, options_.system_message);
+    PreparedSample::Question q;
+    q.sequence.kind = kind;
+    q.sequence.element = element;
+    q.ids = vqa.input_ids;
+    q.query_position = vqa.query_position;
+    sample.questions.push_back(std::move(q));
+    return sample.questions.back().sequence;
+  };
+  auto& overall = add(QuestionKind::kOverall, -1,
+                      fill_question(options_.overall_question, "prompt", record.prompt));
+  set_targets(overall, overall_labels_, record.annotator_scores, record.mos, options_.soft_targets);
+  if (options_.element_questions) {
+    for (size_t e = 0; e < record.elements.size(); ++e) {
+      const Element& element = record.elements[e];
+      auto& s = add(QuestionKind::kElement, static_cast<int64_t>(e),
+                    fill_question(options_.element_question, "element", element.name));
+      // Annotators' 0/1 labels are already label values of yes (1) / no (0).
+      set_targets(s, element_labels_, element.labels, element.mean, options_.soft_targets);
+    }
+  }
+  return sample;
+}
+
 Batch BatchBuilder::build(const std::vector<int64_t>& record_indices) const {
-  Batch batch;
-  std::vector<PendingSequence> pending;
+  std::vector<PreparedSample> samples;
+  samples.reserve(record_indices.size());
   for (int64_t index : record_indices) {
     if (index < 0 || index >= static_cast<int64_t>(records_.size()))
       throw_internal_error("batch builder: record index {} outside [0, {})", index,
                            records_.size());
     const Record& record = records_[static_cast<size_t>(index)];
     try {
-      const int64_t sample = static_cast<int64_t>(batch.sample_keys.size());
-      batch.sample_keys.push_back(record.img_path);
-      batch.sample_records.push_back(index);
       const auto path = (std::filesystem::path(options_.image_root) / record.img_path).string();
-      ProcessedImage processed = processor_.process(decode_image_file(path));
-      const int64_t image = static_cast<int64_t>(batch.images.size());
-      batch.images.push_back(BatchImage{std::move(processed.pixel_values),
-                                        std::move(processed.shape), processed.grid_thw});
-
-      auto add = [&](QuestionKind kind, int64_t element,
-                     const std::string& question) -> BatchSequence& {
-        const auto vqa = build_vqa_sequence(tokenizer_, options_.chat_template, question,
-                                            processed.num_image_tokens, options_.system_message);
-        PendingSequence p;
-        p.sequence.sample = sample;
-        p.sequence.image = image;
-        p.sequence.kind = kind;
-        p.sequence.element = element;
-        p.ids = vqa.input_ids;
-        p.query_position = vqa.query_position;
-        pending.push_back(std::move(p));
-        return pending.back().sequence;
-      };
-      auto& overall = add(QuestionKind::kOverall, -1,
-                          fill_question(options_.overall_question, "prompt", record.prompt));
-      set_targets(overall, overall_labels_, record.annotator_scores, record.mos,
-                  options_.soft_targets);
-      if (options_.element_questions) {
-        for (size_t e = 0; e < record.elements.size(); ++e) {
-          const Element& element = record.elements[e];
-          auto& s = add(QuestionKind::kElement, static_cast<int64_t>(e),
-                        fill_question(options_.element_question, "element", element.name));
-          // Annotators' 0/1 labels are already label values of yes (1) / no (0).
-          set_targets(s, element_labels_, element.labels, element.mean, options_.soft_targets);
-        }
-      }
+      samples.push_back(prepare(record, index, decode_image_file(path)));
     } catch (const UserError& e) {
       throw UserError(
           fmt::format("record {} (img_path \"{}\"): {}", index, record.img_path, e.what()));
     } catch (const InternalError& e) {
       throw InternalError(
           fmt::format("record {} (img_path \"{}\"): {}", index, record.img_path, e.what()));
+    }
+  }
+  return collate(std::move(samples));
+}
+
+Batch BatchBuilder::collate(std::vector<PreparedSample> samples) const {
+  Batch batch;
+  std::vector<PreparedSample::Question> pending;
+  for (auto& sample : samples) {
+    const int64_t index = static_cast<int64_t>(batch.sample_keys.size());
+    batch.sample_keys.push_back(std::move(sample.key));
+    batch.sample_records.push_back(sample.record_index);
+    const int64_t image = static_cast<int64_t>(batch.images.size());
+    batch.images.push_back(std::move(sample.image));
+    for (auto& q : sample.questions) {
+      q.sequence.sample = index;
+      q.sequence.image = image;
+      pending.push_back(std::move(q));
     }
   }
   // Left padding: every row ends at seq_len - 1, so real tokens stay contiguous up to the query.

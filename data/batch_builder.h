@@ -10,6 +10,7 @@
 #include "common/config/sections/prompt.h"
 #include "data/batch.h"
 #include "data/chat_template.h"
+#include "data/image.h"
 #include "data/image_processor.h"
 #include "data/label_set.h"
 #include "data/records.h"
@@ -40,6 +41,21 @@ std::vector<float> target_distribution(const std::vector<double>& label_values,
 // Index of the label whose value is nearest to `value` (ties: the larger value).
 int64_t nearest_label(const std::vector<double>& label_values, double value);
 
+// One sample's processed image and its question sequences before padding: what a worker thread
+// prepares ahead of the step (or of a serving batch); BatchBuilder::collate pads several into a
+// Batch. Sequence ids are unpadded; `sample` / `image` indices are set by collate.
+struct PreparedSample {
+  std::string key;            // Batch::sample_keys entry (img_path)
+  int64_t record_index = -1;  // Batch::sample_records entry
+  BatchImage image;
+  struct Question {
+    BatchSequence sequence;
+    std::vector<int64_t> ids;
+    int64_t query_position = 0;  // unpadded
+  };
+  std::vector<Question> questions;
+};
+
 class BatchBuilder {
  public:
   // Keeps references to records, processor, tokenizer and label sets: they must outlive it.
@@ -51,6 +67,13 @@ class BatchBuilder {
   // The batch of these record indices (thread-safe). An error while reading, decoding or tokenising
   // a sample is re-thrown with "record <i> (img_path "...")" in front of its message.
   Batch build(const std::vector<int64_t>& record_indices) const;
+
+  // The steps of build, for callers that decode elsewhere (serve: base64 bodies) or prepare samples
+  // on other threads. prepare: process the already decoded image of `record` and tokenise its
+  // questions (thread-safe; errors are not prefixed with the record). collate: left-pad samples,
+  // in order, into one batch.
+  PreparedSample prepare(const Record& record, int64_t record_index, const RgbImage& image) const;
+  Batch collate(std::vector<PreparedSample> samples) const;
 
   int64_t pad_id() const { return pad_id_; }
 
