@@ -27,7 +27,9 @@ torch::Tensor vocabulary_logits(const torch::Tensor& hidden, const torch::Tensor
 torch::Tensor label_logits(const torch::Tensor& hidden, const torch::Tensor& lm_head_weight,
                            const torch::Tensor& token_ids) {
   check_shapes(hidden, lm_head_weight);
-  const auto rows = lm_head_weight.index_select(0, token_ids.to(lm_head_weight.device()));
+  auto rows = lm_head_weight.index_select(0, token_ids.to(lm_head_weight.device()));
+  // Scoring reads out in float64 (scoring/batch_scores.cpp): the few label rows follow it.
+  if (hidden.scalar_type() == torch::kDouble) rows = rows.to(torch::kDouble);
   return at_least_float32(torch::matmul(hidden, rows.t()));
 }
 

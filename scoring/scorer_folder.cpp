@@ -1,4 +1,4 @@
-#include "trainer/scorer_folder.h"
+#include "scoring/scorer_folder.h"
 
 #include <unistd.h>
 
@@ -16,7 +16,7 @@
 #include "models/registry.h"
 #include "models/safetensors.h"
 
-namespace tokenfocus::trainer {
+namespace tokenfocus::scoring {
 namespace {
 
 namespace fs = std::filesystem;
@@ -90,7 +90,7 @@ void export_scorer_folder(const std::string& dir, models::Backbone& model,
   fs::rename(temporary, target);
 }
 
-Scorer load_scorer_folder(const std::string& dir) {
+ScorerFolder load_scorer_folder(const std::string& dir) {
   const fs::path folder(dir);
   if (!fs::is_directory(folder))
     throw_user_error("{}: no such model folder (train writes RUN/models/<backbone>/fold<k>)", dir);
@@ -100,14 +100,14 @@ Scorer load_scorer_folder(const std::string& dir) {
   const std::string settings_file = (folder / "tokenfocus.json").string();
   config::ScorerConfig settings = config::resolve_file<config::ScorerConfig>(settings_file).config;
   data::Tokenizer tokenizer = data::Tokenizer::from_file((folder / "tokenizer.json").string());
-  Scorer scorer{std::move(settings),
-                models::load_backbone(dir),
-                std::move(tokenizer),
-                {},
-                {},
-                {},
-                {},
-                nullptr};
+  ScorerFolder scorer{std::move(settings),
+                      models::load_backbone(dir),
+                      std::move(tokenizer),
+                      {},
+                      {},
+                      {},
+                      {},
+                      nullptr};
   if (scorer.model->model_type() != scorer.config.model_type)
     throw_user_error("{}: model_type is '{}' but config.json's is '{}'", settings_file,
                      scorer.config.model_type, scorer.model->model_type());
@@ -136,4 +136,4 @@ std::unique_ptr<data::ImageProcessor> make_image_processor_for(const std::string
   return data::make_image_processor(s);
 }
 
-}  // namespace tokenfocus::trainer
+}  // namespace tokenfocus::scoring

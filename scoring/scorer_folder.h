@@ -6,7 +6,8 @@
 //   tokenfocus.json                 config::ScorerConfig: questions, label sets, temperature,
 //                                   image settings, model type and chat template, backbone,
 //                                   fold, run config hash
-// `tokenfocus score` and `tokenfocus predict` load it; nothing else from the run is needed.
+// `tokenfocus score`, `serve`, `paircomp` and `predict` load it; nothing else from the run is
+// needed.
 #pragma once
 
 #include <memory>
@@ -20,7 +21,7 @@
 #include "losses/label_head.h"
 #include "models/backbone.h"
 
-namespace tokenfocus::trainer {
+namespace tokenfocus::scoring {
 
 // RUN/models/<backbone>/fold<k>
 std::string scorer_folder_path(const std::string& run_dir, const std::string& backbone,
@@ -38,7 +39,9 @@ void export_scorer_folder(const std::string& dir, models::Backbone& model,
 std::unique_ptr<data::ImageProcessor> make_image_processor_for(const std::string& model_dir,
                                                                const config::ImageConfig& image);
 
-struct Scorer {
+// What a scoring folder holds, loaded: the model and everything its questions need.
+// scoring/scorer.h turns it into something that scores.
+struct ScorerFolder {
   config::ScorerConfig config;
   std::shared_ptr<models::Backbone> model;
   data::Tokenizer tokenizer;
@@ -52,6 +55,6 @@ std::string chat_template_name(const std::string& model_type);
 
 // Loads a folder written by export_scorer_folder. UserError naming the folder and the missing or
 // malformed file (tokenfocus.json errors name file:line and key).
-Scorer load_scorer_folder(const std::string& dir);
+ScorerFolder load_scorer_folder(const std::string& dir);
 
-}  // namespace tokenfocus::trainer
+}  // namespace tokenfocus::scoring

@@ -21,9 +21,9 @@
 #include "losses/batch_targets.h"
 #include "models/peft.h"
 #include "models/registry.h"
+#include "scoring/scorer_folder.h"
 #include "trainer/checkpoint.h"
 #include "trainer/precision.h"
-#include "trainer/scorer_folder.h"
 #include "trainer/vqa_task.h"
 
 namespace tokenfocus::trainer {
@@ -187,7 +187,7 @@ int train_fold(const config::ResolvedRunConfig& resolved, const config::Backbone
   std::shared_ptr<models::Backbone> model = models::load_backbone(b.model_dir);
   configure_finetuning(*model, b);
   if (!comm.device().is_cpu()) model->to(comm.device());
-  const auto processor = make_image_processor_for(b.model_dir, b.image);
+  const auto processor = scoring::make_image_processor_for(b.model_dir, b.image);
   const data::BatchBuilderOptions options = builder_options(run, *model);
   const data::BatchBuilder train_builder(dataset.train, *processor, text.tokenizer,
                                          text.overall_labels, text.element_labels, options);
@@ -242,8 +242,8 @@ int train_fold(const config::ResolvedRunConfig& resolved, const config::Backbone
   if (comm.rank() == 0) {
     write_fold_store(resolved, b, dataset, validation, text, selection, result.optimizer_steps,
                      predictions);
-    export_scorer_folder(scorer_folder_path(run_dir, b.name, fold), *model, b, run, resolved.hash,
-                         fold);
+    scoring::export_scorer_folder(scoring::scorer_folder_path(run_dir, b.name, fold), *model, b,
+                                  run, resolved.hash, fold);
     log::info("{}: out-of-fold SRCC {:.4f} PLCC {:.4f} acc {:.4f} final {:.4f}; wrote {}", label,
               predictions.metrics["srcc"], predictions.metrics["plcc"], predictions.metrics["acc"],
               predictions.metrics["final"], data::fold_predictions_path(run_dir, b.name, fold));
@@ -328,13 +328,13 @@ int predict_fold_from_export(const config::ResolvedRunConfig& resolved,
                              const data::FoldAssignment& folds, const BackboneText& text,
                              const TrainSelection& selection, Communicator& comm) {
   const config::RunConfig& run = resolved.config;
-  const std::string dir = scorer_folder_path(run.output.run_dir, b.name, fold);
+  const std::string dir = scoring::scorer_folder_path(run.output.run_dir, b.name, fold);
   std::shared_ptr<models::Backbone> model;
   std::unique_ptr<data::ImageProcessor> processor;
   std::string source = dir;
   // Every rank must take the same branch: rank 0 looks, the others follow.
   if (comm.any(comm.rank() == 0 && fs::exists(dir))) {
-    Scorer scorer = load_scorer_folder(dir);
+    scoring::ScorerFolder scorer = scoring::load_scorer_folder(dir);
     if (scorer.config.run_config_hash != resolved.hash)
       log::warn("{}: trained with run config {}, predicting with {} (data or questions may differ)",
                 dir, scorer.config.run_config_hash.substr(0, 12), resolved.hash.substr(0, 12));
@@ -347,7 +347,7 @@ int predict_fold_from_export(const config::ResolvedRunConfig& resolved,
           "{}/fold{}: nothing to predict from: no exported model {} and no complete checkpoint in "
           "{}/checkpoints/{}/fold{} (train this fold first)",
           b.name, fold, dir, run.output.run_dir, b.name, fold);
-    processor = make_image_processor_for(b.model_dir, b.image);
+    processor = scoring::make_image_processor_for(b.model_dir, b.image);
     source = "its newest checkpoint";
   }
   if (!comm.device().is_cpu()) model->to(comm.device());

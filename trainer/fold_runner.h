@@ -25,7 +25,7 @@ int train_run(const config::ResolvedRunConfig& run, const TrainSelection& select
               Communicator& comm);
 
 // `tokenfocus predict`: rewrites each selected fold's predictions store from the fold model that
-// train exported (RUN/models/<backbone>/fold<k>, trainer/scorer_folder.h), on every rank; `resume`
+// train exported (RUN/models/<backbone>/fold<k>, scoring/scorer_folder.h), on every rank; `resume`
 // is ignored. On the world size that trained, the stores equal train's (tested). Collective.
 int predict_run(const config::ResolvedRunConfig& run, const TrainSelection& selection,
                 Communicator& comm);

@@ -4,8 +4,8 @@
 
 #include "common/error.h"
 #include "losses/batch_targets.h"
-#include "losses/readout.h"
 #include "models/batch_tensors.h"
+#include "scoring/batch_scores.h"
 
 namespace tokenfocus::trainer {
 namespace {
@@ -71,48 +71,26 @@ data::PredictionSet predict_records(models::Backbone& model, const data::BatchBu
        i += static_cast<size_t>(world))
     mine.push_back(record_indices[i]);
 
-  torch::NoGradGuard no_grad;
   model.eval();
   // The read-out gathers label rows of the LM head: its index tensors live where the model does.
   const torch::Device device = model.lm_head_weight().device();
   const losses::LabelHead overall_head = overall.to(device), element_head = element.to(device);
   const int64_t num_labels = overall.token_ids.size(0);
+  scoring::ReadoutOptions readout;
+  readout.temperature = options.temperature;
+  readout.sum_case_variants = options.sum_case_variants;
   std::vector<double> packed;
   for (size_t start = 0; start < mine.size(); start += static_cast<size_t>(options.batch_size)) {
     const std::vector<int64_t> chunk(
         mine.begin() + static_cast<std::ptrdiff_t>(start),
         mine.begin() + static_cast<std::ptrdiff_t>(
                            std::min(mine.size(), start + static_cast<size_t>(options.batch_size))));
-    const data::Batch batch = builder.build(chunk);
-    const torch::Tensor hidden = model.hidden_at(models::to_model_inputs(batch).to(device),
-                                                 models::query_positions(batch).to(device));
-    const torch::Tensor weight = model.lm_head_weight();
-    // Per sample of the chunk: its overall row and its element rows (by element index).
-    std::vector<int64_t> overall_row(chunk.size(), -1);
-    std::vector<std::vector<std::pair<int64_t, int64_t>>> element_rows(chunk.size());
-    for (size_t row = 0; row < batch.sequences.size(); ++row) {
-      const auto& seq = batch.sequences[row];
-      if (seq.kind == data::QuestionKind::kOverall)
-        overall_row[static_cast<size_t>(seq.sample)] = static_cast<int64_t>(row);
-      else
-        element_rows[static_cast<size_t>(seq.sample)].emplace_back(seq.element,
-                                                                   static_cast<int64_t>(row));
-    }
-    const auto readout = losses::read_overall(hidden, weight, overall_head, options.temperature);
-    const torch::Tensor p_yes = losses::element_probability(
-        hidden, weight, element_head, options.temperature, options.sum_case_variants);
-    const auto score = readout.score.to(torch::kCPU, torch::kFloat64).contiguous();
-    const auto q = readout.distribution.to(torch::kCPU, torch::kFloat64).contiguous();
-    const auto p = p_yes.to(torch::kCPU, torch::kFloat64).contiguous();
-    for (size_t s = 0; s < chunk.size(); ++s) {
-      const int64_t row = overall_row[s];
-      if (row < 0) throw_internal_error("batch for record {} has no overall question", chunk[s]);
-      packed.push_back(score[row].item<double>());
-      for (int64_t k = 0; k < num_labels; ++k) packed.push_back(q[row][k].item<double>());
-      auto rows = element_rows[s];
-      std::sort(rows.begin(), rows.end());
-      packed.push_back(static_cast<double>(rows.size()));
-      for (const auto& [e, r] : rows) packed.push_back(p[r].item<double>());
+    for (const scoring::SampleScores& s :
+         scoring::score_batch(model, builder.build(chunk), overall_head, element_head, readout)) {
+      packed.push_back(s.score);
+      packed.insert(packed.end(), s.label_probs.begin(), s.label_probs.end());
+      packed.push_back(static_cast<double>(s.element_probs.size()));
+      packed.insert(packed.end(), s.element_probs.begin(), s.element_probs.end());
     }
   }
 

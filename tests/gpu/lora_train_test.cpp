@@ -30,7 +30,7 @@
 #include "models/safetensors.h"
 #include "trainer/fold_runner.h"
 #include "trainer/rank_start.h"
-#include "trainer/scorer_folder.h"
+#include "scoring/scorer_folder.h"
 
 namespace tokenfocus {
 namespace {
@@ -138,7 +138,7 @@ TrainingSet fold0_training_set(const config::RunConfig& run, const Weights& w,
       data::resolve_label_set(tokenizer, run.prompt.overall_labels, false, "prompt.overall_labels");
   const auto element = data::resolve_label_set(
       tokenizer, run.prompt.element_labels, run.prompt.sum_case_variants, "prompt.element_labels");
-  const auto processor = trainer::make_image_processor_for(b.model_dir, b.image);
+  const auto processor = scoring::make_image_processor_for(b.model_dir, b.image);
   data::BatchBuilderOptions options;
   options.image_root = run.data.image_root;
   options.chat_template = data::chat_template_for_model_type(config.model_type);

@@ -1,0 +1,60 @@
+#include "scoring/scorer_bag.h"
+
+#include "common/error.h"
+
+namespace tokenfocus::scoring {
+
+ScorerBag::ScorerBag(const std::vector<std::string>& folders, torch::Device device) {
+  if (folders.empty()) throw_user_error("no model folder given (--model DIR)");
+  for (const std::string& folder : folders) {
+    scorers_.push_back(std::make_unique<Scorer>(folder, device));
+    const Scorer& first = *scorers_.front();
+    const Scorer& s = *scorers_.back();
+    if (s.labels() != first.labels() || s.label_values() != first.label_values())
+      throw_user_error(
+          "{}: its overall labels differ from {}'s, so their scores cannot be averaged", folder,
+          first.path());
+    if (s.asks_element_questions() != first.asks_element_questions())
+      throw_user_error("{}: prompt.element_questions is {} but {} for {}", folder,
+                       s.asks_element_questions(), first.asks_element_questions(), first.path());
+  }
+}
+
+BagSample ScorerBag::prepare(const data::Record& record, const data::RgbImage& image) const {
+  BagSample sample;
+  sample.reserve(scorers_.size());
+  for (const auto& scorer : scorers_) sample.push_back(scorer->prepare(record, image));
+  return sample;
+}
+
+std::vector<SampleScores> ScorerBag::score(std::vector<BagSample> items) {
+  std::vector<SampleScores> mean;
+  for (size_t m = 0; m < scorers_.size(); ++m) {
+    std::vector<data::PreparedSample> samples;
+    samples.reserve(items.size());
+    for (auto& item : items) samples.push_back(std::move(item.at(m)));
+    std::vector<SampleScores> scores = scorers_[m]->score(std::move(samples));
+    if (m == 0) {
+      mean = std::move(scores);
+      continue;
+    }
+    for (size_t i = 0; i < mean.size(); ++i) {
+      mean[i].score += scores[i].score;
+      for (size_t k = 0; k < mean[i].label_probs.size(); ++k)
+        mean[i].label_probs[k] += scores[i].label_probs[k];
+      for (size_t e = 0; e < mean[i].element_probs.size(); ++e)
+        mean[i].element_probs[e] += scores[i].element_probs[e];
+    }
+  }
+  if (scorers_.size() > 1) {
+    const double n = static_cast<double>(scorers_.size());
+    for (auto& s : mean) {
+      s.score /= n;
+      for (auto& q : s.label_probs) q /= n;
+      for (auto& p : s.element_probs) p /= n;
+    }
+  }
+  return mean;
+}
+
+}  // namespace tokenfocus::scoring
