@@ -16,6 +16,7 @@ packages=(
   libpng-dev libjpeg62-turbo-dev libwebp-dev  # image decode
   libpcre2-dev libutf8proc-dev              # tokenizer: Unicode regex pre-tokenizer, NFC
   libxgboost-dev                            # gradient-boosted stacking
+  libcpp-httplib-dev curl                   # `tokenfocus serve` and its end-to-end tests
   slurmctld slurmd slurm-client munge       # the Slurm integration test runs a real one-node Slurm
 )
 
