@@ -10,6 +10,33 @@
 
 namespace tokenfocus::ensemble {
 
+std::vector<PairCompPrompts> read_paircomp_prompts(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw_user_error("cannot open PairComp prompts {}", path);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw_user_error("{}: not JSON ({})", path, e.what());
+  }
+  if (!j.is_array() || j.empty())
+    throw_user_error("{}: needs a non-empty JSON list of {{category, caption1, caption2}}", path);
+  std::vector<PairCompPrompts> prompts;
+  for (size_t i = 0; i < j.size(); ++i) {
+    PairCompPrompts p;
+    for (auto [key, field] :
+         {std::pair{"category", &p.category}, std::pair{"caption1", &p.caption1},
+          std::pair{"caption2", &p.caption2}}) {
+      if (!j[i].is_object() || !j[i].contains(key) || !j[i][key].is_string() ||
+          j[i][key].get<std::string>().empty())
+        throw_user_error("{}: entry {} needs a non-empty string '{}'", path, i, key);
+      *field = j[i][key].get<std::string>();
+    }
+    prompts.push_back(std::move(p));
+  }
+  return prompts;
+}
+
 std::vector<PairCompScore> read_paircomp_scores(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw_user_error("cannot open PairComp scores {}", path);

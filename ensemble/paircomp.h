@@ -31,6 +31,16 @@ struct PairCompResult {
   double s_g = 0;
 };
 
+// One entry of FocusDiff's PairComp.json: a list of {category, caption1, caption2}; pair i's images
+// are named i_Y_Z.png (Y: 0 = caption1, 1 = caption2; Z: first or second image).
+struct PairCompPrompts {
+  std::string category;
+  std::string caption1, caption2;
+};
+
+// UserError naming the file and entry for malformed JSON or a missing / empty field.
+std::vector<PairCompPrompts> read_paircomp_prompts(const std::string& path);
+
 // Reads JSON lines {category, pair_id, prompt_index, image_index, score}; blank lines are skipped.
 // UserError naming file:line for malformed lines.
 std::vector<PairCompScore> read_paircomp_scores(const std::string& path);
