@@ -6,22 +6,6 @@
 
 namespace tokenfocus::data {
 
-uint64_t mix_seed(uint64_t a, uint64_t b) {
-  uint64_t z = a + 0x9e3779b97f4a7c15ULL + (b << 6) + (b >> 2) + b * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-uint64_t uniform_below(std::mt19937_64& rng, uint64_t n) {
-  if (n == 0) throw_internal_error("uniform_below(0)");
-  // Rejection sampling: drop the top partial copy of [0, n) so every value is equally likely.
-  const uint64_t limit = UINT64_MAX - (UINT64_MAX % n + 1) % n;
-  uint64_t x = rng();
-  while (x > limit) x = rng();
-  return x % n;
-}
-
 SamplerCursor SamplerCursor::from_ints(const std::vector<int64_t>& state) {
   if (state.size() != 2 || state[0] < 0 || state[1] < 0)
     throw_user_error(

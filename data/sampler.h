@@ -1,6 +1,6 @@
 // Distributed sampler: which samples each rank sees, in which order, batch by batch. The order is a
 // pure function of (seed, epoch, fold, world size, rank), so a resumed or re-run job sees exactly
-// the same batches. Also the portable random helpers every seeded split of data/ uses.
+// the same batches (its permutations come from data/portable_random.h).
 #pragma once
 
 #include <cstdint>
@@ -8,16 +8,9 @@
 #include <string>
 #include <vector>
 
-namespace tokenfocus::data {
+#include "data/portable_random.h"
 
-// std::mt19937_64 produces the same stream on every platform, but std::shuffle and
-// std::uniform_int_distribution are implementation-defined; these are not.
-uint64_t mix_seed(uint64_t a, uint64_t b);                 // splitmix64-style combination
-uint64_t uniform_below(std::mt19937_64& rng, uint64_t n);  // unbiased, in [0, n)
-template <class T>
-void portable_shuffle(std::vector<T>& items, std::mt19937_64& rng) {  // Fisher–Yates
-  for (size_t i = items.size(); i > 1; --i) std::swap(items[i - 1], items[uniform_below(rng, i)]);
-}
+namespace tokenfocus::data {
 
 struct SamplerOptions {
   uint64_t seed = 0;

@@ -7,6 +7,8 @@
 #include <optional>
 #include <random>
 
+#include "data/portable_random.h"
+
 namespace tokenfocus::ensemble {
 namespace {
 
@@ -117,14 +119,13 @@ SimplexOptimum maximise_over_simplex(
     consider(w);
   }
   std::mt19937_64 rng(options.seed ^ 0xD1B54A32D192ED03ULL);
-  std::normal_distribution<double> gauss(0.0, 1.0);
   const int budget = options.max_evaluations_per_start ? options.max_evaluations_per_start
                                                        : 150 + 40 * static_cast<int>(k);
   for (int64_t s = 0; s < options.starts; ++s) {
     std::vector<double> start(k, 0.0);                               // start 0: uniform weights
     if (s >= 1 && s <= static_cast<int64_t>(k)) start[s - 1] = 2.0;  // leaning on one candidate
     if (s > static_cast<int64_t>(k))
-      for (auto& v : start) v = gauss(rng);
+      for (auto& v : start) v = data::standard_normal(rng);
     int used = 0;
     const auto logits =
         nelder_mead([&](const std::vector<double>& z) { return -consider(softmax(z)); }, start, 1.0,

@@ -7,6 +7,8 @@
 #include <random>
 #include <thread>
 
+#include "data/portable_random.h"
+
 namespace tokenfocus::ensemble {
 namespace {
 
@@ -35,9 +37,8 @@ std::vector<uint32_t> bootstrap_draw(size_t n, uint64_t seed, int64_t draw) {
   // SplitMix-style mixing gives every draw an independent, reproducible stream.
   std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ULL +
                       static_cast<uint64_t>(draw) * 0xBF58476D1CE4E5B9ULL + 0x94D049BB133111EBULL);
-  std::uniform_int_distribution<uint32_t> pick(0, static_cast<uint32_t>(n - 1));
   std::vector<uint32_t> indices(n);
-  for (auto& i : indices) i = pick(rng);
+  for (auto& i : indices) i = static_cast<uint32_t>(data::uniform_below(rng, n));
   return indices;
 }
 

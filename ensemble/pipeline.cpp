@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "data/portable_random.h"
 #include "ensemble/blending.h"
 #include "ensemble/stacking.h"
 #include "ensemble/subset.h"
@@ -44,7 +45,7 @@ EnsembleResult run_ensemble(const EnsembleInputs& inputs, const config::Ensemble
   std::vector<size_t> order(n);
   std::iota(order.begin(), order.end(), 0);
   std::mt19937_64 rng(static_cast<uint64_t>(config.seed) ^ 0x2545F4914F6CDD1DULL);
-  std::shuffle(order.begin(), order.end(), rng);
+  data::portable_shuffle(order, rng);
   const size_t holdout_count =
       std::clamp<size_t>(static_cast<size_t>(std::llround(config.blend_holdout * n)), 2, n - 2);
   std::vector<size_t> holdout(order.begin(), order.begin() + holdout_count);

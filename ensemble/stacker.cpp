@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "common/error.h"
+#include "data/portable_random.h"
 #include "ensemble/nnls.h"
 #include "ensemble/ridge.h"
 #include "ensemble/xgboost_stacker.h"
@@ -28,7 +29,7 @@ std::vector<int> kfold_assignment(size_t n, int64_t k, uint64_t seed) {
   std::vector<size_t> order(n);
   std::iota(order.begin(), order.end(), 0);
   std::mt19937_64 rng(seed ^ 0x5851F42D4C957F2DULL);
-  std::shuffle(order.begin(), order.end(), rng);
+  data::portable_shuffle(order, rng);
   std::vector<int> fold(n);
   for (size_t i = 0; i < n; ++i) fold[order[i]] = static_cast<int>(i % static_cast<size_t>(k));
   return fold;
