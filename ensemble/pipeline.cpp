@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "data/portable_random.h"
 #include "ensemble/blending.h"
+#include "ensemble/evaluation_set.h"
 #include "ensemble/stacking.h"
 #include "ensemble/subset.h"
 
@@ -86,6 +87,37 @@ EnsembleResult run_ensemble(const EnsembleInputs& inputs, const config::Ensemble
                                                element_indices(inputs.truth, holdout), search)
                                     .weights;
   const auto blended_elements = convex_combination(element_candidates, result.element_blend.values);
+
+  // For choosing the submission, every candidate's holdout score must be out of sample. Models
+  // and stackers are (OOF and nested-CV predictions); the blend is cross-fitted: weights chosen
+  // on one half of the holdout predict the other half, and the other way round.
+  AlignedPrediction crossfit_blend{std::vector<double>(n, 0.0),
+                                   std::vector<double>(inputs.truth.element.size(), 0.0)};
+  {
+    std::vector<size_t> shuffled = holdout;
+    std::mt19937_64 halves_rng(data::mix_seed(static_cast<uint64_t>(config.seed), 0xc401ceULL));
+    data::portable_shuffle(shuffled, halves_rng);
+    const std::vector<size_t> first(shuffled.begin(), shuffled.begin() + shuffled.size() / 2);
+    const std::vector<size_t> second(shuffled.begin() + shuffled.size() / 2, shuffled.end());
+    for (const auto& [fit_rows, predict_rows] :
+         {std::pair{first, second}, std::pair{second, first}}) {
+      const auto w_score =
+          blend_scores(score_candidates, inputs.truth.score, fit_rows, result.direction, search)
+              .weights;
+      const auto w_element = blend_elements(element_candidates, inputs.truth.element,
+                                            element_indices(inputs.truth, fit_rows), search)
+                                 .weights;
+      const auto scores = convex_combination(score_candidates, w_score);
+      const auto elements = convex_combination(element_candidates, w_element);
+      for (size_t r : predict_rows) crossfit_blend.score[r] = scores[r];
+      for (size_t e : element_indices(inputs.truth, predict_rows))
+        crossfit_blend.element[e] = elements[e];
+    }
+  }
+  const EvaluationSet holdout_truth = subset(inputs.truth, holdout);
+  auto holdout_final = [&](const AlignedPrediction& all_rows) {
+    return evaluate(holdout_truth, subset(inputs.truth, all_rows, holdout), result.direction).final;
+  };
   const auto blended_test_elements =
       has_test ? convex_combination(test_element_candidates, result.element_blend.values)
                : std::vector<double>{};
@@ -99,6 +131,7 @@ EnsembleResult run_ensemble(const EnsembleInputs& inputs, const config::Ensemble
     r.detail = fmt::format("out-of-fold predictions of {} fold models; test = mean of the folds",
                            m.num_folds);
     r.evaluation = subset(inputs.truth, AlignedPrediction{m.oof.score, m.oof.element}, evaluation);
+    r.holdout_final = holdout_final(AlignedPrediction{m.oof.score, m.oof.element});
     r.test_score = m.test.score;
     r.test_element = m.test.element;
     methods.push_back(std::move(r));
@@ -110,6 +143,7 @@ EnsembleResult run_ensemble(const EnsembleInputs& inputs, const config::Ensemble
     r.detail = s.description + "; elements from the element blend";
     r.evaluation =
         subset(inputs.truth, AlignedPrediction{s.nested_oof, blended_elements}, evaluation);
+    r.holdout_final = holdout_final(AlignedPrediction{s.nested_oof, crossfit_blend.element});
     r.test_score = s.test;
     r.test_element = blended_test_elements;
     methods.push_back(std::move(r));
@@ -125,6 +159,7 @@ EnsembleResult run_ensemble(const EnsembleInputs& inputs, const config::Ensemble
                AlignedPrediction{convex_combination(score_candidates, result.score_blend.values),
                                  blended_elements},
                evaluation);
+    r.holdout_final = holdout_final(crossfit_blend);
     if (has_test) {
       r.test_score = convex_combination(test_score_candidates, result.score_blend.values);
       r.test_element = blended_test_elements;
@@ -142,11 +177,12 @@ EnsembleResult run_ensemble(const EnsembleInputs& inputs, const config::Ensemble
       methods[i].rows = result.evaluation.size();
     }
   }
-  // Selected: the best final score on the evaluation rows among models, stackers and the blend.
+  // Selected: the best out-of-sample final score on the HOLDOUT rows among models, stackers and
+  // the blend. The evaluation rows only report: choosing there would report the winner of a
+  // contest on the very rows its score comes from, biased upwards.
   result.selected = 0;
   for (size_t i = 1; i < methods.size(); ++i) {
-    const double a = methods[i].metrics.final.point,
-                 b = methods[result.selected].metrics.final.point;
+    const double a = methods[i].holdout_final, b = methods[result.selected].holdout_final;
     if (std::isfinite(a) && (!std::isfinite(b) || a > b)) result.selected = i;
   }
   // Each fold model on its own held-out rows among the evaluation rows.
@@ -170,8 +206,11 @@ EnsembleResult run_ensemble(const EnsembleInputs& inputs, const config::Ensemble
       methods.push_back(std::move(r));
     }
   }
-  log::info("ensemble: submission from '{}' (final {:.4f} on the evaluation rows)",
-            methods[result.selected].name, methods[result.selected].metrics.final.point);
+  log::info(
+      "ensemble: submission from '{}', chosen on {} holdout rows (final {:.4f}); reported on {} "
+      "evaluation rows: final {:.4f}",
+      methods[result.selected].name, holdout.size(), methods[result.selected].holdout_final,
+      evaluation.size(), methods[result.selected].metrics.final.point);
   return result;
 }
 

@@ -2,11 +2,15 @@
 // blend — all scored with bootstrap intervals on the same evaluation rows — and the test
 // predictions of the method chosen for the submission.
 //
-// Honesty: OOF rows are split once (seeded) into a blending holdout (ensemble.blend_holdout) and
-// the evaluation rows. Blend weights are chosen on the holdout only; the leaderboard scores every
-// method on the evaluation rows only; stacker predictions there are nested-CV predictions.
+// Honesty: OOF rows are split once (seeded) into a holdout (ensemble.blend_holdout) and the
+// evaluation rows. The holdout CHOOSES: blend weights are fitted there, and the submitted method
+// is the one with the best out-of-sample final score there (the blend's holdout score is
+// cross-fitted over two halves). The evaluation rows only REPORT: every method's leaderboard
+// figures come from them, and nothing was fitted or chosen on them. Stacker predictions are
+// nested-CV predictions throughout.
 #pragma once
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -17,11 +21,14 @@
 namespace tokenfocus::ensemble {
 
 struct MethodResult {
-  std::string name;    // "qwen2_vl", "qwen2_vl/fold1", "stack:ridge", "blend"
-  std::string kind;    // "model" | "fold" | "stacker" | "blend"
-  std::string detail;  // how it was built (weights, hyperparameters)
-  size_t rows = 0;     // evaluation rows it was scored on
-  MetricIntervals metrics;
+  std::string name;         // "qwen2_vl", "qwen2_vl/fold1", "stack:ridge", "blend"
+  std::string kind;         // "model" | "fold" | "stacker" | "blend"
+  std::string detail;       // how it was built (weights, hyperparameters)
+  size_t rows = 0;          // evaluation rows it was scored on
+  MetricIntervals metrics;  // on the evaluation rows: what the leaderboard reports
+  // Its out-of-sample final score on the holdout rows, which chose the submission (NaN for fold
+  // rows, which are not candidates).
+  double holdout_final = std::numeric_limits<double>::quiet_NaN();
   AlignedPrediction evaluation;      // on its evaluation rows (fold rows: that fold's rows only)
   std::vector<double> test_score;    // per test record (not for fold rows)
   std::vector<double> test_element;  // per flattened test element
@@ -38,7 +45,7 @@ struct EnsembleResult {
   std::vector<MethodResult> methods;
   Weights score_blend;    // over models and stackers, chosen on the holdout
   Weights element_blend;  // over models, chosen on the holdout (accuracy)
-  size_t selected = 0;    // index into methods: the submission's source
+  size_t selected = 0;    // index into methods: the submission's source, chosen on the holdout
   PlccDirection direction = PlccDirection::kOfficial;
 };
 

@@ -39,16 +39,24 @@ std::map<std::string, double> accuracy_by_category(const EvaluationSet& truth,
 
 }  // namespace
 
+static std::string holdout_text(double value) {
+  return std::isfinite(value) ? fmt::format("{:.4f}", value) : "";
+}
+
 std::string format_leaderboard(const EnsembleResult& result) {
-  std::string out = fmt::format("{:<28} {:>5}  {:<24} {:<24} {:<24} {:<24}\n", "method", "rows",
-                                "SRCC", "PLCC", "acc", "final");
+  std::string out = fmt::format(
+      "Chosen on {} holdout rows (out-of-sample final, column 'holdout'); every other figure is "
+      "on the {} evaluation rows, which took no part in fitting or choosing.\n",
+      result.holdout_rows, result.evaluation.size());
+  out += fmt::format("{:<28} {:>7}  {:>5}  {:<24} {:<24} {:<24} {:<24}\n", "method", "holdout",
+                     "rows", "SRCC", "PLCC", "acc", "final");
   for (size_t i = 0; i < result.methods.size(); ++i) {
     const auto& m = result.methods[i];
-    out +=
-        fmt::format("{:<28} {:>5}  {:<24} {:<24} {:<24} {:<24}{}\n",
-                    (m.kind == "fold" ? "  " : "") + m.name, m.rows, with_interval(m.metrics.srcc),
-                    with_interval(m.metrics.plcc), with_interval(m.metrics.acc),
-                    with_interval(m.metrics.final), i == result.selected ? "  <- submitted" : "");
+    out += fmt::format("{:<28} {:>7}  {:>5}  {:<24} {:<24} {:<24} {:<24}{}\n",
+                       (m.kind == "fold" ? "  " : "") + m.name, holdout_text(m.holdout_final),
+                       m.rows, with_interval(m.metrics.srcc), with_interval(m.metrics.plcc),
+                       with_interval(m.metrics.acc), with_interval(m.metrics.final),
+                       i == result.selected ? "  <- submitted" : "");
   }
   return out;
 }
@@ -192,8 +200,11 @@ void write_report(const std::string& directory, const EnsembleInputs& inputs,
                   const EnsembleResult& result, const std::string& config_hash) {
   std::string md = "# Ensemble report\n\n";
   md += fmt::format(
-      "Config hash `{}`. {} backbones, label set [{}]. {} out-of-fold rows: {} chose the blend "
-      "weights (holdout), {} score every method below. PLCC direction: {}.\n\n",
+      "Config hash `{}`. {} backbones, label set [{}]. {} out-of-fold rows, split once: **{} "
+      "holdout rows chose** the blend weights and the submitted method (by the out-of-sample "
+      "final score there: the blend's is cross-fitted over two halves of the holdout); **{} "
+      "evaluation rows report** every figure below and took no part in fitting or choosing, so "
+      "the submitted method's figures are not the winner's optimism. PLCC direction: {}.\n\n",
       config_hash.substr(0, 16), inputs.models.size(), fmt::join(inputs.labels, ", "),
       inputs.truth.size(), result.holdout_rows, result.evaluation.size(),
       to_string(result.direction));
@@ -201,15 +212,16 @@ void write_report(const std::string& directory, const EnsembleInputs& inputs,
       "## Leaderboard\n\nBootstrap percentile intervals in brackets. Fold rows score each fold "
       "model on its own held-out rows.\n\n";
   md +=
-      "| method | kind | rows | SRCC | PLCC | KRCC | RMSE | acc | final |\n"
-      "| --- | --- | ---: | --- | --- | --- | --- | --- | --- |\n";
+      "| method | kind | holdout final (chose) | rows | SRCC | PLCC | KRCC | RMSE | acc | final |\n"
+      "| --- | --- | ---: | ---: | --- | --- | --- | --- | --- | --- |\n";
   for (size_t i = 0; i < result.methods.size(); ++i) {
     const auto& m = result.methods[i];
-    md += fmt::format("| {}{} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+    md += fmt::format("| {}{} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
                       i == result.selected ? "**" + m.name + "** (submitted)" : m.name, "", m.kind,
-                      m.rows, with_interval(m.metrics.srcc), with_interval(m.metrics.plcc),
-                      with_interval(m.metrics.krcc), with_interval(m.metrics.rmse),
-                      with_interval(m.metrics.acc), with_interval(m.metrics.final));
+                      holdout_text(m.holdout_final), m.rows, with_interval(m.metrics.srcc),
+                      with_interval(m.metrics.plcc), with_interval(m.metrics.krcc),
+                      with_interval(m.metrics.rmse), with_interval(m.metrics.acc),
+                      with_interval(m.metrics.final));
   }
   md += "\n![methods](methods.svg)\n\n## How each method was built\n\n";
   for (const auto& m : result.methods)

@@ -1,14 +1,15 @@
 #include "ensemble/run_outputs.h"
 
+#include <cmath>
 #include <cstdio>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "common/atomic_file.h"
 #include "common/log.h"
 #include "data/prediction_store.h"
 #include "data/records.h"
-#include "common/atomic_file.h"
 #include "ensemble/model_inputs.h"
 #include "ensemble/report.h"
 #include "ensemble/submission.h"
@@ -104,17 +105,20 @@ EnsembleResult run_ensemble_stage(const config::ResolvedRunConfig& resolved,
           run_dir + "/" + prediction_file,
           evaluation_rows_json(result.evaluation, m.evaluation.score, m.evaluation.element));
     }
-    methods.push_back({{"name", m.name},
-                       {"kind", m.kind},
-                       {"detail", m.detail},
-                       {"rows", m.rows},
-                       {"srcc", interval_json(m.metrics.srcc)},
-                       {"plcc", interval_json(m.metrics.plcc)},
-                       {"krcc", interval_json(m.metrics.krcc)},
-                       {"rmse", interval_json(m.metrics.rmse)},
-                       {"acc", interval_json(m.metrics.acc)},
-                       {"final", interval_json(m.metrics.final)},
-                       {"evaluation_predictions", prediction_file}});
+    methods.push_back(
+        {{"name", m.name},
+         {"kind", m.kind},
+         {"detail", m.detail},
+         {"holdout_final", std::isfinite(m.holdout_final) ? nlohmann::ordered_json(m.holdout_final)
+                                                          : nlohmann::ordered_json()},
+         {"rows", m.rows},
+         {"srcc", interval_json(m.metrics.srcc)},
+         {"plcc", interval_json(m.metrics.plcc)},
+         {"krcc", interval_json(m.metrics.krcc)},
+         {"rmse", interval_json(m.metrics.rmse)},
+         {"acc", interval_json(m.metrics.acc)},
+         {"final", interval_json(m.metrics.final)},
+         {"evaluation_predictions", prediction_file}});
   }
   write_report(paths.report_dir, inputs, result, resolved.hash);
 
@@ -136,6 +140,13 @@ EnsembleResult run_ensemble_stage(const config::ResolvedRunConfig& resolved,
       {"score_blend_weights", weights_json(result.score_blend)},
       {"element_blend_weights", weights_json(result.element_blend)},
       {"submitted", chosen.name},
+      {"selection",
+       {{"chosen_on", "holdout"},
+        {"chosen_by", "final score on the holdout rows, out of sample (blend cross-fitted)"},
+        {"holdout_rows", result.holdout_rows},
+        {"holdout_final", chosen.holdout_final},
+        {"reported_on", "evaluation"},
+        {"evaluation_rows", result.evaluation.size()}}},
       // The submitted method's point estimates: what `tokenfocus sweep --collect` ranks trials by.
       {"best",
        {{"name", chosen.name},

@@ -6,8 +6,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "common/error.h"
 #include "common/atomic_file.h"
+#include "common/error.h"
 #include "ensemble/submission_reader.h"
 
 namespace tokenfocus::ensemble {
