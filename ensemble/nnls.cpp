@@ -100,13 +100,18 @@ void NnlsStacker::fit(const FeatureMatrix& x, const std::vector<double>& y) {
   const double mean_y = std::accumulate(y.begin(), y.end(), 0.0) / static_cast<double>(n);
   for (size_t r = 0; r < n; ++r)
     for (size_t c = 0; c < p; ++c) mean_x[c] += x.at(r, c) / static_cast<double>(n);
+  // Standardised columns: x >= 0 is unchanged by positive scaling, so this is the same problem,
+  // only better conditioned; the weights are mapped back to the original units.
+  const std::vector<double> scale = column_deviations(x, mean_x);
   FeatureMatrix centred = x;
   std::vector<double> yc(n);
   for (size_t r = 0; r < n; ++r) {
     yc[r] = y[r] - mean_y;
-    for (size_t c = 0; c < p; ++c) centred.values[r * p + c] -= mean_x[c];
+    for (size_t c = 0; c < p; ++c)
+      centred.values[r * p + c] = (centred.values[r * p + c] - mean_x[c]) / scale[c];
   }
   model_.weights = nnls(centred, yc);
+  for (size_t c = 0; c < p; ++c) model_.weights[c] /= scale[c];
   model_.intercept = mean_y;
   for (size_t c = 0; c < p; ++c) model_.intercept -= mean_x[c] * model_.weights[c];
 }

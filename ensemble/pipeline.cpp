@@ -59,10 +59,10 @@ EnsembleResult run_ensemble(const EnsembleInputs& inputs, const config::Ensemble
             holdout.size(), evaluation.size());
 
   // Stacking (nested CV over the trainer's folds).
-  const auto stacks =
-      run_stacking(inputs, config.stackers,
-                   StackerOptions{config.inner_folds, static_cast<uint64_t>(config.seed)},
-                   config.stack_element_features, threads);
+  const auto stacks = run_stacking(
+      inputs, config.stackers,
+      StackerOptions{config.inner_folds, static_cast<uint64_t>(config.seed)},
+      parse_stack_features(config.stack_features), config.stack_element_features, threads);
 
   // Blends: scores over models + stackers, elements over models (chosen on the holdout).
   std::vector<std::vector<double>> score_candidates, test_score_candidates;

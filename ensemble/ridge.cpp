@@ -1,5 +1,6 @@
 #include "ensemble/ridge.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -16,6 +17,17 @@ std::vector<double> LinearModel::predict(const FeatureMatrix& x) const {
     for (size_t c = 0; c < x.cols; ++c) out[r] += x.at(r, c) * weights[c];
   }
   return out;
+}
+
+std::vector<double> column_deviations(const FeatureMatrix& x, const std::vector<double>& mean) {
+  std::vector<double> sd(x.cols, 0.0);
+  for (size_t r = 0; r < x.rows; ++r)
+    for (size_t c = 0; c < x.cols; ++c) sd[c] += (x.at(r, c) - mean[c]) * (x.at(r, c) - mean[c]);
+  for (auto& s : sd) {
+    s = std::sqrt(s / static_cast<double>(std::max<size_t>(x.rows, 1)));
+    if (!(s > 1e-12)) s = 1.0;  // a constant column stays centred (all zeros), not blown up
+  }
+  return sd;
 }
 
 std::vector<double> solve_spd(std::vector<double> a, std::vector<double> b, size_t n) {
@@ -44,20 +56,22 @@ std::vector<double> solve_spd(std::vector<double> a, std::vector<double> b, size
   return b;
 }
 
-RidgeSystem ridge_system(const FeatureMatrix& x, const std::vector<double>& y) {
+RidgeSystem ridge_system(const FeatureMatrix& x, const std::vector<double>& y, bool standardise) {
   const size_t n = x.rows, p = x.cols;
   RidgeSystem sys;
   sys.p = p;
   sys.mean_x.assign(p, 0.0);
+  sys.scale.assign(p, 1.0);
   sys.mean_y = std::accumulate(y.begin(), y.end(), 0.0) / static_cast<double>(n);
   for (size_t r = 0; r < n; ++r)
     for (size_t c = 0; c < p; ++c) sys.mean_x[c] += x.at(r, c);
   for (auto& m : sys.mean_x) m /= static_cast<double>(n);
+  if (standardise) sys.scale = column_deviations(x, sys.mean_x);
   sys.gram.assign(p * p, 0.0);
   sys.rhs.assign(p, 0.0);
   std::vector<double> row(p);
   for (size_t r = 0; r < n; ++r) {
-    for (size_t c = 0; c < p; ++c) row[c] = x.at(r, c) - sys.mean_x[c];
+    for (size_t c = 0; c < p; ++c) row[c] = (x.at(r, c) - sys.mean_x[c]) / sys.scale[c];
     const double yc = y[r] - sys.mean_y;
     for (size_t i = 0; i < p; ++i) {
       sys.rhs[i] += row[i] * yc;
@@ -75,12 +89,13 @@ LinearModel solve_ridge(const RidgeSystem& sys, double alpha) {
   const size_t p = sys.p;
   std::vector<double> gram = sys.gram;
   for (size_t i = 0; i < p; ++i) {
-    // A tiny jitter keeps exactly collinear features (label distributions sum to 1) solvable at
+    // A tiny jitter keeps exactly collinear features (two identical models, say) solvable at
     // alpha = 0; at any alpha used in practice it is far below double precision of the result.
     gram[i * p + i] += alpha + 1e-12 * (1.0 + sys.gram[i * p + i]);
   }
   LinearModel model;
   model.weights = solve_spd(gram, sys.rhs, p);
+  for (size_t c = 0; c < p; ++c) model.weights[c] /= sys.scale[c];  // back to the original units
   model.intercept = sys.mean_y;
   for (size_t c = 0; c < p; ++c) model.intercept -= sys.mean_x[c] * model.weights[c];
   return model;
@@ -106,7 +121,7 @@ void RidgeStacker::fit(const FeatureMatrix& x, const std::vector<double>& y) {
     std::vector<double> y_train;
     for (size_t r : train) y_train.push_back(y[r]);
     for (size_t r : held) fold.held_y.push_back(y[r]);
-    fold.system = ridge_system(x.select_rows(train), y_train);
+    fold.system = ridge_system(x.select_rows(train), y_train, /*standardise=*/true);
     fold.held_x = x.select_rows(held);
     inner.push_back(std::move(fold));
   }
@@ -125,13 +140,14 @@ void RidgeStacker::fit(const FeatureMatrix& x, const std::vector<double>& y) {
       }
     }
   }
-  model_ = fit_ridge(x, y, alpha_);
+  model_ = solve_ridge(ridge_system(x, y, /*standardise=*/true), alpha_);
 }
 
 std::string RidgeStacker::describe() const {
-  return fmt::format("ridge alpha={:g} (inner {}-fold CV), intercept={:.4f}, weights=[{:.4f}]",
-                     alpha_, options_.inner_folds, model_.intercept,
-                     fmt::join(model_.weights, ", "));
+  return fmt::format(
+      "ridge on standardised features, alpha={:g} (inner {}-fold CV), intercept={:.4f}, "
+      "weights=[{:.4f}] (original units)",
+      alpha_, options_.inner_folds, model_.intercept, fmt::join(model_.weights, ", "));
 }
 
 }  // namespace tokenfocus::ensemble

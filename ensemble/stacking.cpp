@@ -2,27 +2,49 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <exception>
 #include <mutex>
 #include <set>
 #include <thread>
 
+#include "common/error.h"
+
 #include "common/log.h"
 
 namespace tokenfocus::ensemble {
 
+StackFeatures parse_stack_features(const std::string& name) {
+  if (name == "expected_score") return StackFeatures::kExpectedScore;
+  if (name == "probabilities") return StackFeatures::kProbabilities;
+  if (name == "log_odds") return StackFeatures::kLogOdds;
+  throw_user_error(
+      "ensemble.stack_features: unknown layout '{}' (known: expected_score, probabilities, "
+      "log_odds)",
+      name);
+}
+
 FeatureMatrix stacking_features(const std::vector<const ModelTable*>& tables, size_t rows,
                                 size_t num_labels, const std::vector<size_t>& element_offsets,
-                                bool element_features) {
+                                StackFeatures features, bool element_features) {
+  const size_t per_model = features == StackFeatures::kExpectedScore   ? 1
+                           : features == StackFeatures::kProbabilities ? num_labels - 1
+                                                                       : num_labels;
   FeatureMatrix x;
   x.rows = rows;
-  x.cols = tables.size() * (1 + num_labels + (element_features ? 2 : 0));
+  x.cols = tables.size() * (per_model + (element_features ? 2 : 0));
   x.values.reserve(x.rows * x.cols);
   for (size_t r = 0; r < rows; ++r) {
     for (const ModelTable* t : tables) {
-      x.values.push_back(t->score[r]);
-      for (size_t k = 0; k < num_labels; ++k)
-        x.values.push_back(t->label_probs[r * num_labels + k]);
+      const double* q = &t->label_probs[r * num_labels];
+      if (features != StackFeatures::kProbabilities) x.values.push_back(t->score[r]);
+      if (features == StackFeatures::kProbabilities)
+        for (size_t k = 0; k + 1 < num_labels; ++k) x.values.push_back(q[k]);
+      if (features == StackFeatures::kLogOdds) {
+        const double last = std::max(q[num_labels - 1], 1e-6);
+        for (size_t k = 0; k + 1 < num_labels; ++k)
+          x.values.push_back(std::log(std::max(q[k], 1e-6) / last));
+      }
       if (element_features) {
         double sum = 0, lowest = 1;
         const size_t begin = element_offsets[r], end = element_offsets[r + 1];
@@ -40,22 +62,22 @@ FeatureMatrix stacking_features(const std::vector<const ModelTable*>& tables, si
 
 std::vector<StackingResult> run_stacking(const EnsembleInputs& inputs,
                                          const std::vector<std::string>& names,
-                                         const StackerOptions& options, bool element_features,
-                                         unsigned threads) {
+                                         const StackerOptions& options, StackFeatures features,
+                                         bool element_features, unsigned threads) {
   std::vector<const ModelTable*> oof_tables, test_tables;
   for (const auto& m : inputs.models) {
     oof_tables.push_back(&m.oof);
     test_tables.push_back(&m.test);
   }
   const size_t n = inputs.truth.size();
-  const FeatureMatrix x = stacking_features(oof_tables, n, inputs.num_labels(),
-                                            inputs.truth.element_offsets, element_features);
+  const FeatureMatrix x = stacking_features(
+      oof_tables, n, inputs.num_labels(), inputs.truth.element_offsets, features, element_features);
   const std::vector<int>& fold = inputs.models.front().fold;
   const std::set<int> folds(fold.begin(), fold.end());
   FeatureMatrix x_test;
   if (!inputs.test_records.empty()) {
     x_test = stacking_features(test_tables, inputs.test_records.size(), inputs.num_labels(),
-                               inputs.test_element_offsets, element_features);
+                               inputs.test_element_offsets, features, element_features);
   }
 
   if (folds.size() < 2) {

@@ -13,11 +13,21 @@
 
 namespace tokenfocus::ensemble {
 
-// Per row: each model's score and label distribution q (and, optionally, its mean and minimum
-// element probability).
+// What each model contributes to a stacking row (ensemble.stack_features). Each model's K label
+// probabilities sum to 1 and its score is their expectation, so "score and all of q" next to an
+// intercept is exactly collinear: a least-squares fit is then singular and can return weights of
+// 10^5 that cancel. Every layout here has no exact collinearity:
+//   kExpectedScore  ŝ                               (1 feature per model)
+//   kProbabilities  q_1 .. q_{K-1}                   (K-1; ŝ and q_K are in their affine span)
+//   kLogOdds        ŝ, log(q_k / q_K) for k < K      (K; clamped at q >= 1e-6)
+enum class StackFeatures { kExpectedScore, kProbabilities, kLogOdds };
+StackFeatures parse_stack_features(const std::string& name);  // the names above, snake_case
+
+// Per row: each model's features (above), then optionally its mean and minimum element
+// probability.
 FeatureMatrix stacking_features(const std::vector<const ModelTable*>& tables, size_t rows,
                                 size_t num_labels, const std::vector<size_t>& element_offsets,
-                                bool element_features);
+                                StackFeatures features, bool element_features);
 
 struct StackingResult {
   std::string name;
@@ -29,7 +39,7 @@ struct StackingResult {
 // Runs every named stacker; (stacker × outer fold) fits run on `threads` threads.
 std::vector<StackingResult> run_stacking(const EnsembleInputs& inputs,
                                          const std::vector<std::string>& names,
-                                         const StackerOptions& options, bool element_features,
-                                         unsigned threads);
+                                         const StackerOptions& options, StackFeatures features,
+                                         bool element_features, unsigned threads);
 
 }  // namespace tokenfocus::ensemble

@@ -30,6 +30,8 @@ struct EnsembleConfig {
   int64_t seed = 0;
   int64_t threads = 0;  // bootstrap and stacking CV workers (0 = all cores)
   std::vector<std::string> stackers{"ridge", "nnls"};  // ridge | nnls | xgboost
+  // Per model in a stacking row: expected_score | probabilities | log_odds (ensemble/stacking.h).
+  std::string stack_features = "expected_score";
   bool stack_element_features = false;  // add each model's mean/min element probability
   bool allow_mixed_configs = false;     // accept stores whose run-config hashes differ (warns)
   int64_t inner_folds = 5;
@@ -44,6 +46,7 @@ struct EnsembleConfig {
     v("seed", seed, at_least(0));
     v("threads", threads, at_least(0));
     v("stackers", stackers);
+    v("stack_features", stack_features, one_of({"expected_score", "probabilities", "log_odds"}));
     v("stack_element_features", stack_element_features);
     v("allow_mixed_configs", allow_mixed_configs);
     v("inner_folds", inner_folds, at_least(2));
