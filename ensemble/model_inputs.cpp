@@ -108,6 +108,21 @@ EnsembleInputs build_ensemble_inputs(const std::vector<data::BackboneStore>& sto
     if (store.folds.empty()) throw_user_error("backbone '{}' has no fold predictions", h.backbone);
   }
 
+  // Element predictions: all backbones have them, or none (a run without element questions).
+  auto predicts_elements = [](const data::BackboneStore& store) {
+    for (const auto& fold : store.folds)
+      if (!fold.oof.element_keys.empty() || !fold.test.element_keys.empty()) return true;
+    return false;
+  };
+  in.has_elements = predicts_elements(stores.front());
+  for (const auto& store : stores)
+    if (predicts_elements(store) != in.has_elements)
+      throw_user_error(
+          "backbone '{}' {} element probabilities but '{}' {}: train them with the same "
+          "prompt.element_questions",
+          store.header.backbone, in.has_elements ? "has no" : "has", first.backbone,
+          in.has_elements ? "has" : "has none");
+
   // Out-of-fold rows per backbone, keyed by img_path; each sample held out exactly once.
   std::vector<std::unordered_map<std::string, SampleRef>> oof(stores.size());
   for (size_t m = 0; m < stores.size(); ++m) {
@@ -153,6 +168,8 @@ EnsembleInputs build_ensemble_inputs(const std::vector<data::BackboneStore>& sto
         "(largest store has {}; {} shared rows without a score dropped)",
         rows.size(), stores.size(), largest, unlabeled);
   }
+  if (!in.has_elements)
+    for (auto& r : rows) r.elements.clear();  // nothing to score them against
   in.truth = evaluation_set_from_records(rows, "training records");
 
   std::unordered_map<std::string, const data::Record*> row_by_key;
@@ -185,7 +202,8 @@ EnsembleInputs build_ensemble_inputs(const std::vector<data::BackboneStore>& sto
                 model.name, fold.fold, r.img_path, fold.test.size(), test_records.size());
           }
           append_sample(SampleRef{&fold.test, it->second, static_cast<int>(fold.fold)}, model.name,
-                        r.img_path, element_keys_of(r), table);
+                        r.img_path,
+                        in.has_elements ? element_keys_of(r) : std::vector<std::string>{}, table);
         }
         model.test_per_fold.push_back(std::move(table));
       }
@@ -196,7 +214,8 @@ EnsembleInputs build_ensemble_inputs(const std::vector<data::BackboneStore>& sto
   in.test_records = test_records;
   in.test_element_offsets.push_back(0);
   for (const auto& r : test_records) {
-    in.test_element_offsets.push_back(in.test_element_offsets.back() + r.elements.size());
+    in.test_element_offsets.push_back(in.test_element_offsets.back() +
+                                      (in.has_elements ? r.elements.size() : 0));
   }
   return in;
 }

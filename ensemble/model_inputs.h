@@ -38,11 +38,16 @@ struct EnsembleInputs {
   std::vector<ModelInputs> models;
   std::vector<data::Record> test_records;    // as read (output order); empty = no test set
   std::vector<size_t> test_element_offsets;  // flattened test elements per record
+  // False when no backbone predicted element probabilities (prompt.element_questions: false):
+  // then truth and tables hold no elements, and element accuracy / final are not available.
+  bool has_elements = true;
   size_t num_labels() const { return labels.size(); }
 };
 
 // `train_records` gives the ground truth of OOF rows; `test_records` may be empty. Stores from
 // different run configs are refused unless `allow_mixed_configs` (then a warning names them).
+// Stores without any element prediction give inputs without elements; a mix of stores with and
+// without them is refused, naming one of each.
 EnsembleInputs build_ensemble_inputs(const std::vector<data::BackboneStore>& stores,
                                      const std::vector<data::Record>& train_records,
                                      const std::vector<data::Record>& test_records,

@@ -83,9 +83,15 @@ EnsembleResult run_ensemble(const EnsembleInputs& inputs, const config::Ensemble
   const SimplexSearchOptions search{config.blend_starts, static_cast<uint64_t>(config.seed), 0};
   result.score_blend.values =
       blend_scores(score_candidates, inputs.truth.score, holdout, result.direction, search).weights;
-  result.element_blend.values = blend_elements(element_candidates, inputs.truth.element,
-                                               element_indices(inputs.truth, holdout), search)
-                                    .weights;
+  // Without element predictions there is nothing to blend: the candidates are empty columns.
+  auto element_weights = [&](const std::vector<size_t>& rows) {
+    if (!inputs.has_elements)
+      return std::vector<double>(element_candidates.size(), 1.0 / element_candidates.size());
+    return blend_elements(element_candidates, inputs.truth.element,
+                          element_indices(inputs.truth, rows), search)
+        .weights;
+  };
+  result.element_blend.values = element_weights(holdout);
   const auto blended_elements = convex_combination(element_candidates, result.element_blend.values);
 
   // For choosing the submission, every candidate's holdout score must be out of sample. Models
@@ -104,9 +110,7 @@ EnsembleResult run_ensemble(const EnsembleInputs& inputs, const config::Ensemble
       const auto w_score =
           blend_scores(score_candidates, inputs.truth.score, fit_rows, result.direction, search)
               .weights;
-      const auto w_element = blend_elements(element_candidates, inputs.truth.element,
-                                            element_indices(inputs.truth, fit_rows), search)
-                                 .weights;
+      const auto w_element = element_weights(fit_rows);
       const auto scores = convex_combination(score_candidates, w_score);
       const auto elements = convex_combination(element_candidates, w_element);
       for (size_t r : predict_rows) crossfit_blend.score[r] = scores[r];
@@ -115,8 +119,13 @@ EnsembleResult run_ensemble(const EnsembleInputs& inputs, const config::Ensemble
     }
   }
   const EvaluationSet holdout_truth = subset(inputs.truth, holdout);
+  // Without element predictions the challenge's final score does not exist: choose by the half
+  // of it that does, (SRCC + PLCC) / 2.
+  if (!inputs.has_elements) result.selection_metric = "(SRCC + PLCC) / 2";
   auto holdout_final = [&](const AlignedPrediction& all_rows) {
-    return evaluate(holdout_truth, subset(inputs.truth, all_rows, holdout), result.direction).final;
+    const Metrics m =
+        evaluate(holdout_truth, subset(inputs.truth, all_rows, holdout), result.direction);
+    return inputs.has_elements ? m.final : (m.srcc + m.plcc) / 2;
   };
   const auto blended_test_elements =
       has_test ? convex_combination(test_element_candidates, result.element_blend.values)
@@ -152,8 +161,9 @@ EnsembleResult run_ensemble(const EnsembleInputs& inputs, const config::Ensemble
     MethodResult r;
     r.name = "blend";
     r.kind = "blend";
-    r.detail = fmt::format("scores: {}; elements: {}", weights_text(result.score_blend),
-                           weights_text(result.element_blend));
+    r.detail =
+        fmt::format("scores: {}; elements: {}", weights_text(result.score_blend),
+                    inputs.has_elements ? weights_text(result.element_blend) : "not predicted");
     r.evaluation =
         subset(inputs.truth,
                AlignedPrediction{convex_combination(score_candidates, result.score_blend.values),
@@ -207,10 +217,11 @@ EnsembleResult run_ensemble(const EnsembleInputs& inputs, const config::Ensemble
     }
   }
   log::info(
-      "ensemble: submission from '{}', chosen on {} holdout rows (final {:.4f}); reported on {} "
-      "evaluation rows: final {:.4f}",
-      methods[result.selected].name, holdout.size(), methods[result.selected].holdout_final,
-      evaluation.size(), methods[result.selected].metrics.final.point);
+      "ensemble: best method '{}', chosen on {} holdout rows ({} {:.4f}); reported on {} "
+      "evaluation rows: SRCC {:.4f}, final {:.4f}",
+      methods[result.selected].name, holdout.size(), result.selection_metric,
+      methods[result.selected].holdout_final, evaluation.size(),
+      methods[result.selected].metrics.srcc.point, methods[result.selected].metrics.final.point);
   return result;
 }
 

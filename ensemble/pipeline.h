@@ -26,8 +26,8 @@ struct MethodResult {
   std::string detail;       // how it was built (weights, hyperparameters)
   size_t rows = 0;          // evaluation rows it was scored on
   MetricIntervals metrics;  // on the evaluation rows: what the leaderboard reports
-  // Its out-of-sample final score on the holdout rows, which chose the submission (NaN for fold
-  // rows, which are not candidates).
+  // Its out-of-sample score on the holdout rows, which chose the submission: the final score, or
+  // (SRCC + PLCC) / 2 without element predictions (NaN for fold rows, which are not candidates).
   double holdout_final = std::numeric_limits<double>::quiet_NaN();
   AlignedPrediction evaluation;      // on its evaluation rows (fold rows: that fold's rows only)
   std::vector<double> test_score;    // per test record (not for fold rows)
@@ -46,6 +46,8 @@ struct EnsembleResult {
   Weights score_blend;    // over models and stackers, chosen on the holdout
   Weights element_blend;  // over models, chosen on the holdout (accuracy)
   size_t selected = 0;    // index into methods: the submission's source, chosen on the holdout
+  // What chose it: "final" or, without element predictions, "(SRCC + PLCC) / 2".
+  std::string selection_metric = "final";
   PlccDirection direction = PlccDirection::kOfficial;
 };
 

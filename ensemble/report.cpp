@@ -13,6 +13,7 @@ namespace tokenfocus::ensemble {
 namespace {
 
 std::string with_interval(const Interval& i) {
+  if (std::isnan(i.point)) return "n/a";  // e.g. acc and final without element predictions
   if (std::isnan(i.low)) return fmt::format("{:.4f}", i.point);
   return fmt::format("{:.4f} [{:.3f},{:.3f}]", i.point, i.low, i.high);
 }
@@ -45,9 +46,9 @@ static std::string holdout_text(double value) {
 
 std::string format_leaderboard(const EnsembleResult& result) {
   std::string out = fmt::format(
-      "Chosen on {} holdout rows (out-of-sample final, column 'holdout'); every other figure is "
+      "Chosen on {} holdout rows (out-of-sample {}, column 'holdout'); every other figure is "
       "on the {} evaluation rows, which took no part in fitting or choosing.\n",
-      result.holdout_rows, result.evaluation.size());
+      result.holdout_rows, result.selection_metric, result.evaluation.size());
   out += fmt::format("{:<28} {:>7}  {:>5}  {:<24} {:<24} {:<24} {:<24}\n", "method", "holdout",
                      "rows", "SRCC", "PLCC", "acc", "final");
   for (size_t i = 0; i < result.methods.size(); ++i) {
@@ -202,17 +203,22 @@ void write_report(const std::string& directory, const EnsembleInputs& inputs,
   md += fmt::format(
       "Config hash `{}`. {} backbones, label set [{}]. {} out-of-fold rows, split once: **{} "
       "holdout rows chose** the blend weights and the submitted method (by the out-of-sample "
-      "final score there: the blend's is cross-fitted over two halves of the holdout); **{} "
+      "{} there: the blend's is cross-fitted over two halves of the holdout); **{} "
       "evaluation rows report** every figure below and took no part in fitting or choosing, so "
       "the submitted method's figures are not the winner's optimism. PLCC direction: {}.\n\n",
       config_hash.substr(0, 16), inputs.models.size(), fmt::join(inputs.labels, ", "),
-      inputs.truth.size(), result.holdout_rows, result.evaluation.size(),
+      inputs.truth.size(), result.holdout_rows, result.selection_metric, result.evaluation.size(),
       to_string(result.direction));
+  if (!inputs.has_elements)
+    md +=
+        "No backbone predicted element probabilities (`prompt.element_questions: false`): element "
+        "accuracy and the challenge's final score are not available (n/a), the submission is "
+        "chosen by (SRCC + PLCC) / 2, and no NTIRE submission can be written.\n\n";
   md +=
       "## Leaderboard\n\nBootstrap percentile intervals in brackets. Fold rows score each fold "
       "model on its own held-out rows.\n\n";
   md +=
-      "| method | kind | holdout final (chose) | rows | SRCC | PLCC | KRCC | RMSE | acc | final |\n"
+      "| method | kind | holdout (chose) | rows | SRCC | PLCC | KRCC | RMSE | acc | final |\n"
       "| --- | --- | ---: | ---: | --- | --- | --- | --- | --- | --- |\n";
   for (size_t i = 0; i < result.methods.size(); ++i) {
     const auto& m = result.methods[i];

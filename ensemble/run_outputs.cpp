@@ -73,7 +73,13 @@ EnsembleResult run_ensemble_stage(const config::ResolvedRunConfig& resolved,
   std::fputs(format_leaderboard(result).c_str(), stdout);
   std::fflush(stdout);
 
-  if (!test.empty()) {
+  const bool can_submit = !test.empty() && inputs.has_elements;
+  if (!test.empty() && !inputs.has_elements)
+    log::warn(
+        "ensemble: no NTIRE submission: no backbone predicted element probabilities "
+        "(prompt.element_questions: false), and output.json needs them; the overall score was "
+        "bagged, stacked, blended and reported");
+  if (can_submit) {
     const std::string description = fmt::format(
         "TokenFocus-VQA style ensemble (tokenfocus): {} fine-tuned LVLM backbones ({}), {}-fold "
         "bagging; submitted method: {} ({})",
@@ -88,7 +94,7 @@ EnsembleResult run_ensemble_stage(const config::ResolvedRunConfig& resolved,
                      cfg.ensemble.readme, description);
     log::info("ensemble: wrote {}/output.json ({} records) and readme.txt", paths.submission_dir,
               test.size());
-  } else {
+  } else if (test.empty()) {
     log::warn("ensemble: data.test_records is empty: no submission written");
   }
 
@@ -142,7 +148,8 @@ EnsembleResult run_ensemble_stage(const config::ResolvedRunConfig& resolved,
       {"submitted", chosen.name},
       {"selection",
        {{"chosen_on", "holdout"},
-        {"chosen_by", "final score on the holdout rows, out of sample (blend cross-fitted)"},
+        {"chosen_by",
+         result.selection_metric + " on the holdout rows, out of sample (blend cross-fitted)"},
         {"holdout_rows", result.holdout_rows},
         {"holdout_final", chosen.holdout_final},
         {"reported_on", "evaluation"},
@@ -155,7 +162,8 @@ EnsembleResult run_ensemble_stage(const config::ResolvedRunConfig& resolved,
         {"plcc", interval_json(chosen.metrics.plcc)["value"]},
         {"acc", interval_json(chosen.metrics.acc)["value"]},
         {"final", interval_json(chosen.metrics.final)["value"]}}},
-      {"submission", test.empty() ? "" : "submission/output.json"},
+      {"submission", can_submit ? "submission/output.json" : ""},
+      {"has_element_predictions", inputs.has_elements},
       {"methods", methods}};
   write_file_atomically(paths.summary_path, summary.dump(2) + "\n");
   log::info("ensemble: wrote {} and {}/report.md", paths.summary_path, paths.report_dir);

@@ -7,6 +7,7 @@
 #include "launch/command_registry.h"
 #include "launch/lib/local_pipeline.h"
 #include "launch/lib/process.h"
+#include "launch/lib/run_notices.h"
 #include "launch/lib/slurm_scripts.h"
 
 namespace tokenfocus::launch {
@@ -37,6 +38,7 @@ CommandRun setup_launch(CLI::App& command) {
   return [o]() -> int {
     if (!o->local && !o->slurm) throw_user_error("launch: choose --local or --slurm");
     const auto run = config::load_run_config(o->config, o->overrides);
+    for (const std::string& notice : run_notices(run.config)) log::warn("launch: {}", notice);
     if (o->local) return run_local_pipeline(run, o->ranks, self_executable());
     const SlurmScripts scripts = write_slurm_scripts(run, self_executable());
     fmt::print("wrote {} ({} training task(s)), {}, {}, {}\n", scripts.train, scripts.train_tasks,

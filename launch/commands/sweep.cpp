@@ -2,6 +2,7 @@
 // into trial folders (config.yaml + trial.json each) and runs them; `tokenfocus sweep --collect
 // DIR` prints every trial's best score, best first, and writes DIR/results.csv.
 #include <filesystem>
+#include <map>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -9,12 +10,13 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "common/atomic_file.h"
 #include "common/config/run_config.h"
 #include "common/log.h"
 #include "launch/command_registry.h"
-#include "common/atomic_file.h"
 #include "launch/lib/local_pipeline.h"
 #include "launch/lib/process.h"
+#include "launch/lib/run_notices.h"
 #include "launch/lib/sweep.h"
 #include "launch/lib/sweep_collect.h"
 
@@ -94,15 +96,21 @@ CommandRun setup_sweep(CLI::App& command) {
     const auto base = config::load_run_config(o->config, o->overrides);
     const std::string dir = o->out.empty() ? base.config.output.run_dir + "-sweep" : o->out;
     const auto trials = expand_sweep(o->config, o->overrides, dir);
+    std::map<std::string, std::vector<std::string>> notices;  // notice -> trials it applies to
     for (const Trial& t : trials) {
       const auto resolved =
           config::load_run_config(o->config, trial_overrides(t, o->overrides, dir));
+      for (const std::string& notice : run_notices(resolved.config))
+        notices[notice].push_back(t.name);
       write_resolved_config(resolved);
       nlohmann::json info{
           {"name", t.name}, {"overrides", t.overrides}, {"config_hash", t.config_hash}};
       write_file_atomically(dir + "/" + t.name + "/trial.json", info.dump(2) + "\n");
     }
     fmt::print("{} trial(s) in {}\n", trials.size(), dir);
+    for (const auto& [notice, names] : notices)
+      log::warn("sweep: {} trial(s) of {} ({}{}): {}", names.size(), trials.size(), names.front(),
+                names.size() > 1 ? ", ..." : "", notice);
     if (o->slurm) {
       fs::create_directories(dir + "/logs");
       const std::string script = dir + "/sweep.sbatch";

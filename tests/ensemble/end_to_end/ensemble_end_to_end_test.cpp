@@ -78,7 +78,7 @@ World make_world(const std::string& name, size_t n_train, size_t n_test) {
 void write_backbone(const World& w, const std::string& backbone, double noise, uint64_t seed,
                     const std::string& hash = "hash-of-the-run",
                     std::vector<std::string> labels = {"1", "2", "3", "4", "5"},
-                    bool inject_nan = false) {
+                    bool inject_nan = false, bool with_elements = true) {
   std::mt19937_64 rng(seed);
   std::normal_distribution<double> gauss(0, 1);
   data::StoreHeader header;
@@ -97,7 +97,7 @@ void write_backbone(const World& w, const std::string& backbone, double noise, u
     for (auto& v : q) v /= z;
     std::vector<std::string> keys;
     std::vector<double> probs;
-    for (const auto& e : r.elements) {
+    for (const auto& e : with_elements ? r.elements : std::vector<data::Element>{}) {
       keys.push_back(e.key);
       const double truth = e.mean.value_or(0.6);
       probs.push_back(std::clamp(truth + noise * 0.5 * gauss(rng), 0.0, 1.0));
@@ -240,6 +240,46 @@ for case in data:
   }
   // TOKENFOCUS_KEEP_E2E=1 keeps the run folder to look at the report.
   if (!std::getenv("TOKENFOCUS_KEEP_E2E")) fs::remove_all(w.dir);
+}
+
+// A run trained with prompt.element_questions: false: the stores hold no element probabilities.
+// The overall score is still bagged, stacked and blended and the report written; acc and final
+// are not available; no submission is written (it needs element scores), and the log says so.
+TEST(EnsembleEndToEnd, WithoutElementPredictionsTheOverallScoreIsStillEnsembled) {
+  const World w = make_world("noelements", 150, 20);
+  write_backbone(w, "good", 0.5, 1, "hash-of-the-run", {"1", "2", "3", "4", "5"}, false, false);
+  write_backbone(w, "weak", 1.2, 2, "hash-of-the-run", {"1", "2", "3", "4", "5"}, false, false);
+  const auto config = make_config(w, "[ridge, nnls]");
+  const auto result = run_ensemble_stage(config, w.dir.string());
+  const auto& best = result.methods[result.selected];
+  EXPECT_GT(best.metrics.srcc.point, 0.5);
+  EXPECT_TRUE(std::isnan(best.metrics.acc.point));
+  EXPECT_TRUE(std::isnan(best.metrics.final.point));
+  EXPECT_TRUE(std::isfinite(best.holdout_final)) << "chosen by (SRCC + PLCC) / 2";
+  EXPECT_EQ(result.selection_metric, "(SRCC + PLCC) / 2");
+  EXPECT_FALSE(fs::exists(w.dir / "submission" / "output.json"));
+  const auto summary = read_json(w.dir / "summary.json");
+  EXPECT_EQ(summary["submission"], "");
+  EXPECT_EQ(summary["has_element_predictions"], false);
+  EXPECT_TRUE(summary["best"]["final"].is_null());
+  std::ifstream report(w.dir / "report" / "report.md");
+  const std::string md((std::istreambuf_iterator<char>(report)), {});
+  EXPECT_NE(md.find("not available (n/a)"), std::string::npos);
+  EXPECT_NE(md.find("| n/a |"), std::string::npos);
+  fs::remove_all(w.dir);
+
+  // Stores with and without element predictions cannot be ensembled together.
+  const World mixed = make_world("mixedelements", 60, 5);
+  write_backbone(mixed, "with", 0.5, 1);
+  write_backbone(mixed, "without", 0.5, 2, "hash-of-the-run", {"1", "2", "3", "4", "5"}, false,
+                 false);
+  try {
+    run_ensemble_stage(make_config(mixed, "[ridge]"), mixed.dir.string());
+    ADD_FAILURE() << "a mix of stores with and without elements was accepted";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("element probabilities"), std::string::npos) << e.what();
+  }
+  fs::remove_all(mixed.dir);
 }
 
 TEST(EnsembleEndToEnd, TestPredictionsAreTheMeanOfTheFoldModels) {
