@@ -84,6 +84,15 @@ BatchBuilder::BatchBuilder(const std::vector<Record>& records, const ImageProces
   pad_id_ = *pad;
 }
 
+std::string BatchBuilder::element_question(const Element& element) const {
+  std::string question = fill_question(options_.element_question, "element", element.name);
+  // "{category}" is optional: "Does this image show \"red\" (a color)?" (iMatch's element-category
+  // prompts). An element without a category fills it with "".
+  if (question.find("{category}") != std::string::npos)
+    question = fill_question(question, "category", element.category);
+  return question;
+}
+
 PreparedSample BatchBuilder::prepare(const Record& record, int64_t record_index,
                                      const RgbImage& image) const {
   PreparedSample sample;
@@ -110,8 +119,7 @@ PreparedSample BatchBuilder::prepare(const Record& record, int64_t record_index,
   if (options_.element_questions) {
     for (size_t e = 0; e < record.elements.size(); ++e) {
       const Element& element = record.elements[e];
-      auto& s = add(QuestionKind::kElement, static_cast<int64_t>(e),
-                    fill_question(options_.element_question, "element", element.name));
+      auto& s = add(QuestionKind::kElement, static_cast<int64_t>(e), element_question(element));
       // Annotators' 0/1 labels are already label values of yes (1) / no (0).
       set_targets(s, element_labels_, element.labels, element.mean, options_.soft_targets);
     }

@@ -24,7 +24,7 @@ struct BatchBuilderOptions {
   SystemMessage system_message;  // unset: the template's default (prompt.system_message)
   std::string overall_question = config::PromptConfig{}.overall_question;  // "{prompt}" placeholder
   std::string element_question =
-      config::PromptConfig{}.element_question;  // "{element}" placeholder
+      config::PromptConfig{}.element_question;  // "{element}", optionally "{category}"
   bool element_questions = true;
   bool soft_targets = true;
 };
@@ -78,6 +78,8 @@ class BatchBuilder {
   int64_t pad_id() const { return pad_id_; }
 
  private:
+  std::string element_question(const Element& element) const;
+
   const std::vector<Record>& records_;
   const ImageProcessor& processor_;
   const Tokenizer& tokenizer_;

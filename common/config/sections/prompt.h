@@ -23,6 +23,8 @@ struct PromptConfig {
   std::string overall_question =
       "Does this image match the description \"{prompt}\"? Rate the match from 1 (not at all) to 5 "
       "(perfectly). Answer with one digit.";
+  // "{element}" is the element's name ("red car"); "{category}", optional, its category
+  // ("color"): e.g. "Does this image show \"{element}\" (a {category})? Answer yes or no."
   std::string element_question = "Does this image show \"{element}\"? Answer yes or no.";
   LabelSetConfig overall_labels{{"1", "2", "3", "4", "5"}, {1, 2, 3, 4, 5}};
   LabelSetConfig element_labels{{"yes", "no"}, {1, 0}};

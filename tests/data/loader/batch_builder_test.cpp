@@ -137,6 +137,28 @@ TEST_F(BatchBuilderTest, TestRecordsHaveUnknownTargets) {
   }
 }
 
+TEST_F(BatchBuilderTest, ElementQuestionsCanNameTheCategory) {
+  options_.element_question =
+      "Does this image show \"{element}\" (a {category})? Answer yes or no.";
+  const Record& r = train_[2];
+  ASSERT_FALSE(r.elements.empty());
+  const Batch batch = builder(train_).build({2});
+  const auto processed = processor_->process(decode_image_file((*dir_ / r.img_path).string()));
+  for (size_t e = 0; e < r.elements.size(); ++e) {
+    ASSERT_FALSE(r.elements[e].category.empty()) << r.elements[e].key;
+    const std::string text = "Does this image show \"" + r.elements[e].name + "\" (a " +
+                             r.elements[e].category + ")? Answer yes or no.";
+    const auto vqa = build_vqa_sequence(*tokenizer_, ChatTemplateKind::kQwen2VL, text,
+                                        processed.num_image_tokens);
+    const int64_t pad = batch.seq_len - static_cast<int64_t>(vqa.input_ids.size());
+    const size_t row = (1 + e) * static_cast<size_t>(batch.seq_len);
+    const std::vector<int64_t> ids(
+        batch.input_ids.begin() + static_cast<std::ptrdiff_t>(row + pad),
+        batch.input_ids.begin() + static_cast<std::ptrdiff_t>(row + batch.seq_len));
+    EXPECT_EQ(ids, vqa.input_ids) << text;
+  }
+}
+
 TEST_F(BatchBuilderTest, ElementQuestionsCanBeTurnedOff) {
   options_.element_questions = false;
   const Batch batch = builder(train_).build({0, 1, 2});
