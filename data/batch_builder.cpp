@@ -70,6 +70,17 @@ std::vector<float> target_distribution(const std::vector<double>& label_values,
   return p;
 }
 
+BatchBuilderOptions BatchBuilderOptions::for_prompt(const config::PromptConfig& prompt,
+                                                    ChatTemplateKind chat_template) {
+  BatchBuilderOptions options;
+  options.chat_template = chat_template;
+  options.system_message = prompt.system_message;
+  options.overall_question = prompt.overall_question;
+  options.element_question = prompt.element_question;
+  options.element_questions = prompt.element_questions;
+  return options;
+}
+
 BatchBuilder::BatchBuilder(const std::vector<Record>& records, const ImageProcessor& processor,
                            const Tokenizer& tokenizer, const LabelSet& overall_labels,
                            const LabelSet& element_labels, BatchBuilderOptions options)
@@ -135,16 +146,10 @@ Batch BatchBuilder::build(const std::vector<int64_t>& record_indices) const {
       throw_internal_error("batch builder: record index {} outside [0, {})", index,
                            records_.size());
     const Record& record = records_[static_cast<size_t>(index)];
-    try {
+    samples.push_back(in_record_context(index, record, [&] {
       const auto path = (std::filesystem::path(options_.image_root) / record.img_path).string();
-      samples.push_back(prepare(record, index, decode_image_file(path)));
-    } catch (const UserError& e) {
-      throw UserError(
-          fmt::format("record {} (img_path \"{}\"): {}", index, record.img_path, e.what()));
-    } catch (const InternalError& e) {
-      throw InternalError(
-          fmt::format("record {} (img_path \"{}\"): {}", index, record.img_path, e.what()));
-    }
+      return prepare(record, index, decode_image_file(path));
+    }));
   }
   return collate(std::move(samples));
 }

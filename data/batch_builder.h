@@ -7,7 +7,10 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "common/config/sections/prompt.h"
+#include "common/error.h"
 #include "data/batch.h"
 #include "data/chat_template.h"
 #include "data/image.h"
@@ -27,7 +30,27 @@ struct BatchBuilderOptions {
       config::PromptConfig{}.element_question;  // "{element}", optionally "{category}"
   bool element_questions = true;
   bool soft_targets = true;
+
+  // The questions, system message and template of `prompt` for a backbone whose chat template is
+  // `chat_template`; image_root and soft_targets keep their defaults.
+  static BatchBuilderOptions for_prompt(const config::PromptConfig& prompt,
+                                        ChatTemplateKind chat_template);
 };
+
+// Runs `step` for record `index`; a UserError or InternalError it throws comes back with
+// "record <i> (img_path "...")" in front of its message, as BatchBuilder::build reports them.
+template <class Step>
+decltype(auto) in_record_context(int64_t index, const Record& record, Step&& step) {
+  try {
+    return step();
+  } catch (const UserError& e) {
+    throw UserError(
+        fmt::format("record {} (img_path \"{}\"): {}", index, record.img_path, e.what()));
+  } catch (const InternalError& e) {
+    throw InternalError(
+        fmt::format("record {} (img_path \"{}\"): {}", index, record.img_path, e.what()));
+  }
+}
 
 // Targets of one question over its label set S (values v_1..v_k):
 // - hard: one-hot at the label whose value is nearest to the target value (ties: the larger).

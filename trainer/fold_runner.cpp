@@ -111,13 +111,9 @@ BackboneText load_text(const config::BackboneConfig& b, const config::PromptConf
 
 data::BatchBuilderOptions builder_options(const config::RunConfig& run,
                                           const models::Backbone& model) {
-  data::BatchBuilderOptions options;
+  auto options = data::BatchBuilderOptions::for_prompt(
+      run.prompt, data::chat_template_for_model_type(model.model_type()));
   options.image_root = run.data.image_root;
-  options.chat_template = data::chat_template_for_model_type(model.model_type());
-  options.system_message = run.prompt.system_message;
-  options.overall_question = run.prompt.overall_question;
-  options.element_question = run.prompt.element_question;
-  options.element_questions = run.prompt.element_questions;
   options.soft_targets = run.loss.soft_targets;
   return options;
 }
@@ -125,8 +121,8 @@ data::BatchBuilderOptions builder_options(const config::RunConfig& run,
 PredictorOptions predictor_options(const config::RunConfig& run) {
   PredictorOptions predictor;
   predictor.batch_size = run.optim.micro_batch_size;
-  predictor.temperature = run.loss.temperature;
-  predictor.sum_case_variants = run.prompt.sum_case_variants;
+  predictor.readout.temperature = run.loss.temperature;
+  predictor.readout.sum_case_variants = run.prompt.sum_case_variants;
   return predictor;
 }
 

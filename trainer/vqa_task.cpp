@@ -5,7 +5,6 @@
 #include "common/error.h"
 #include "losses/batch_targets.h"
 #include "models/batch_tensors.h"
-#include "scoring/batch_scores.h"
 
 namespace tokenfocus::trainer {
 namespace {
@@ -76,17 +75,14 @@ data::PredictionSet predict_records(models::Backbone& model, const data::BatchBu
   const torch::Device device = model.lm_head_weight().device();
   const losses::LabelHead overall_head = overall.to(device), element_head = element.to(device);
   const int64_t num_labels = overall.token_ids.size(0);
-  scoring::ReadoutOptions readout;
-  readout.temperature = options.temperature;
-  readout.sum_case_variants = options.sum_case_variants;
   std::vector<double> packed;
   for (size_t start = 0; start < mine.size(); start += static_cast<size_t>(options.batch_size)) {
     const std::vector<int64_t> chunk(
         mine.begin() + static_cast<std::ptrdiff_t>(start),
         mine.begin() + static_cast<std::ptrdiff_t>(
                            std::min(mine.size(), start + static_cast<size_t>(options.batch_size))));
-    for (const scoring::SampleScores& s :
-         scoring::score_batch(model, builder.build(chunk), overall_head, element_head, readout)) {
+    for (const scoring::SampleScores& s : scoring::score_batch(
+             model, builder.build(chunk), overall_head, element_head, options.readout)) {
       packed.push_back(s.score);
       packed.insert(packed.end(), s.label_probs.begin(), s.label_probs.end());
       packed.push_back(static_cast<double>(s.element_probs.size()));

@@ -13,6 +13,7 @@
 #include "losses/label_head.h"
 #include "losses/tf_ps_loss.h"
 #include "models/backbone.h"
+#include "scoring/batch_scores.h"
 #include "trainer/communicator.h"
 #include "trainer/score_gatherer.h"
 #include "trainer/training_loop.h"
@@ -47,9 +48,8 @@ class VqaTrainingTask : public TrainingTask {
 };
 
 struct PredictorOptions {
-  int64_t batch_size = 8;    // samples per forward
-  double temperature = 1.0;  // τ of the label-set softmax
-  bool sum_case_variants = true;
+  int64_t batch_size = 8;  // samples per forward
+  scoring::ReadoutOptions readout;
 };
 
 // Predictions for `record_indices` (in that order). Each rank predicts every world_size-th record;
