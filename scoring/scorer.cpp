@@ -1,7 +1,5 @@
 #include "scoring/scorer.h"
 
-#include <filesystem>
-
 #include "common/error.h"
 #include "data/chat_template.h"
 
@@ -25,13 +23,8 @@ Scorer::Scorer(const std::string& folder, torch::Device device)
   element_ = folder_.element.to(device);
   readout_.temperature = folder_.config.temperature;
   readout_.sum_case_variants = folder_.config.prompt.sum_case_variants;
-  const config::PromptConfig& prompts = folder_.config.prompt;
-  data::BatchBuilderOptions options;
-  options.chat_template = data::chat_template_for_model_type(folder_.model->model_type());
-  options.system_message = prompts.system_message;
-  options.overall_question = prompts.overall_question;
-  options.element_question = prompts.element_question;
-  options.element_questions = prompts.element_questions;
+  const auto options = data::BatchBuilderOptions::for_prompt(
+      folder_.config.prompt, data::chat_template_for_model_type(folder_.model->model_type()));
   builder_ =
       std::make_unique<data::BatchBuilder>(no_records_, *folder_.processor, folder_.tokenizer,
                                            folder_.overall_labels, folder_.element_labels, options);
@@ -46,27 +39,6 @@ std::vector<SampleScores> Scorer::score(std::vector<data::PreparedSample> sample
   if (samples.empty()) return {};
   const data::Batch batch = builder_->collate(std::move(samples));
   return score_batch(*folder_.model, batch, overall_, element_, readout_);
-}
-
-std::vector<SampleScores> Scorer::score_records(const std::vector<data::Record>& records,
-                                                const std::string& image_root, int64_t batch_size) {
-  std::vector<SampleScores> out;
-  out.reserve(records.size());
-  std::vector<data::PreparedSample> chunk;
-  for (size_t i = 0; i < records.size(); ++i) {
-    const data::Record& record = records[i];
-    try {
-      const auto path = (std::filesystem::path(image_root) / record.img_path).string();
-      chunk.push_back(prepare(record, data::decode_image_file(path)));
-    } catch (const UserError& e) {
-      throw UserError(fmt::format("record {} (img_path \"{}\"): {}", i, record.img_path, e.what()));
-    }
-    if (static_cast<int64_t>(chunk.size()) == batch_size || i + 1 == records.size()) {
-      for (auto& s : score(std::move(chunk))) out.push_back(std::move(s));
-      chunk.clear();
-    }
-  }
-  return out;
 }
 
 }  // namespace tokenfocus::scoring

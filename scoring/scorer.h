@@ -1,7 +1,7 @@
 // A loaded fold model that scores: records in, SampleScores out, with no communicator (one
-// process; `score`, `serve` and `paircomp`). Preparing a sample (decode, resize, tokenise) and
-// scoring prepared samples are separate steps, so a server can prepare on its request threads and
-// score on one batching thread.
+// process; through scoring/scorer_bag.h, `score`, `serve` and `paircomp`). Preparing a sample
+// (decode, resize, tokenise) and scoring prepared samples are separate steps, so a server can
+// prepare on its request threads and score on one batching thread.
 #pragma once
 
 #include <memory>
@@ -34,10 +34,6 @@ class Scorer {
   data::PreparedSample prepare(const data::Record& record, const data::RgbImage& image) const;
   // Scores prepared samples in one forward (their order). Not thread-safe: one caller at a time.
   std::vector<SampleScores> score(std::vector<data::PreparedSample> samples);
-  // Records whose img_path is relative to `image_root`, `batch_size` per forward; UserErrors
-  // name the record and its img_path.
-  std::vector<SampleScores> score_records(const std::vector<data::Record>& records,
-                                          const std::string& image_root, int64_t batch_size);
 
  private:
   std::string path_;

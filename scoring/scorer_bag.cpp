@@ -1,5 +1,7 @@
 #include "scoring/scorer_bag.h"
 
+#include <filesystem>
+
 #include "common/error.h"
 
 namespace tokenfocus::scoring {
@@ -55,6 +57,26 @@ std::vector<SampleScores> ScorerBag::score(std::vector<BagSample> items) {
     }
   }
   return mean;
+}
+
+std::vector<SampleScores> ScorerBag::score_records(const std::vector<data::Record>& records,
+                                                   const std::string& image_root,
+                                                   int64_t batch_size) {
+  std::vector<SampleScores> out;
+  out.reserve(records.size());
+  std::vector<BagSample> chunk;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const data::Record& record = records[i];
+    chunk.push_back(data::in_record_context(static_cast<int64_t>(i), record, [&] {
+      const auto path = (std::filesystem::path(image_root) / record.img_path).string();
+      return prepare(record, data::decode_image_file(path));
+    }));
+    if (static_cast<int64_t>(chunk.size()) == batch_size || i + 1 == records.size()) {
+      for (auto& s : score(std::move(chunk))) out.push_back(std::move(s));
+      chunk.clear();
+    }
+  }
+  return out;
 }
 
 }  // namespace tokenfocus::scoring

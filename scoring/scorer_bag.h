@@ -1,4 +1,5 @@
-// Several exported fold models scored as one (`serve --model A --model B`, `paircomp`): each item
+// Several exported fold models scored as one (`serve --model A --model B`, `paircomp`; `score`
+// is a bag of one): each item
 // is prepared and scored by every model, and the bag's scores are the mean over models of ŝ, q and
 // each element's P(yes) — the bag of the ensemble's test predictions (mean over folds). The models
 // must share the overall label set and whether they ask element questions.
@@ -30,6 +31,10 @@ class ScorerBag {
   // One forward per model over all items; the mean over models, in item order. One caller at a
   // time.
   std::vector<SampleScores> score(std::vector<BagSample> items);
+  // Records whose img_path is relative to `image_root`, `batch_size` per forward, each image
+  // decoded once for all models; UserErrors name the record and its img_path.
+  std::vector<SampleScores> score_records(const std::vector<data::Record>& records,
+                                          const std::string& image_root, int64_t batch_size);
 
  private:
   std::vector<std::unique_ptr<Scorer>> scorers_;

@@ -12,7 +12,6 @@
 #include "common/atomic_file.h"
 #include "common/error.h"
 #include "common/log.h"
-#include "data/image.h"
 #include "ensemble/paircomp.h"
 #include "launch/command_registry.h"
 #include "scoring/scorer_bag.h"
@@ -60,28 +59,19 @@ std::vector<ensemble::PairCompScore> score_pairs(const Options& o) {
   const std::vector<double>& values = bag.front().label_values();
   const double lo = *std::min_element(values.begin(), values.end());
   const double hi = *std::max_element(values.begin(), values.end());
+  const std::vector<scoring::SampleScores> s = bag.score_records(records, o.images, o.batch_size);
   std::vector<ensemble::PairCompScore> scores;
-  std::vector<scoring::BagSample> chunk;
-  for (size_t k = 0; k < records.size(); ++k) {
-    const auto path = (fs::path(o.images) / records[k].img_path).string();
-    chunk.push_back(bag.prepare(records[k], data::decode_image_file(path)));
-    if (static_cast<int64_t>(chunk.size()) < o.batch_size && k + 1 < records.size()) continue;
-    const size_t first = k + 1 - chunk.size();
-    const std::vector<scoring::SampleScores> s = bag.score(std::move(chunk));
-    chunk.clear();
-    for (size_t j = 0; j < s.size(); ++j) {
-      const size_t n = first + j;
-      ensemble::PairCompScore row;
-      row.category = prompts[n / 4].category;
-      row.pair_id = std::to_string(n / 4);
-      row.prompt_index = static_cast<int>(n / 2 % 2);
-      row.image_index = static_cast<int>(n % 2);
-      row.score =
-          o.scale == "unit" ? std::clamp((s[j].score - lo) / (hi - lo), 0.0, 1.0) : s[j].score;
-      scores.push_back(row);
-    }
-    log::info("paircomp: {} of {} images scored", k + 1, records.size());
+  for (size_t n = 0; n < s.size(); ++n) {
+    ensemble::PairCompScore row;
+    row.category = prompts[n / 4].category;
+    row.pair_id = std::to_string(n / 4);
+    row.prompt_index = static_cast<int>(n / 2 % 2);
+    row.image_index = static_cast<int>(n % 2);
+    row.score =
+        o.scale == "unit" ? std::clamp((s[n].score - lo) / (hi - lo), 0.0, 1.0) : s[n].score;
+    scores.push_back(row);
   }
+  log::info("paircomp: {} images scored", s.size());
   return scores;
 }
 

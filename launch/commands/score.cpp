@@ -14,7 +14,7 @@
 #include "common/log.h"
 #include "data/records.h"
 #include "launch/command_registry.h"
-#include "scoring/scorer.h"
+#include "scoring/scorer_bag.h"
 #include "scoring/scores_json.h"
 
 namespace tokenfocus::launch {
@@ -68,7 +68,7 @@ CommandRun setup_score(CLI::App& command) {
   return [o]() -> int {
     if (o->data.empty() && o->image.empty())
       throw_user_error("score: give --data RECORDS.json or --image IMG --prompt TEXT");
-    scoring::Scorer scorer(o->model, scoring::choose_device(o->device));
+    scoring::ScorerBag scorer({o->model}, scoring::choose_device(o->device));
     std::vector<data::Record> records;
     std::string root;
     if (!o->data.empty()) {
@@ -90,7 +90,8 @@ CommandRun setup_score(CLI::App& command) {
     } else {
       write_file_atomically(o->out, text);
       log::info("score: {} sample(s) scored with {} (fold {} of {}); wrote {}", records.size(),
-                o->model, scorer.folder().config.fold, scorer.folder().config.backbone, o->out);
+                o->model, scorer.front().folder().config.fold,
+                scorer.front().folder().config.backbone, o->out);
     }
     return 0;
   };

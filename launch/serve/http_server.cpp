@@ -175,10 +175,8 @@ int run_server(const ServeOptions& options) {
       });
 
   server.Get("/health", [&](const httplib::Request&, httplib::Response& res) {
-    std::vector<std::string> models;
-    for (const auto& m : options.models) models.push_back(m);
     send_json(res, ordered_json{{"status", "ok"},
-                                {"models", models},
+                                {"models", options.models},
                                 {"queue_depth", metrics.queue_depth()},
                                 {"max_queue", max_items}});
   });
