@@ -34,8 +34,8 @@ template <class Item, class Result>
 class DynamicBatcher {
  public:
   using Score = std::function<std::vector<Result>(std::vector<Item>)>;
-  // Called on the batching thread after each scoring call: its size and the depth left.
-  using OnBatch = std::function<void(size_t batch, size_t depth)>;
+  // Called on the batching thread after each scoring call, with its size.
+  using OnBatch = std::function<void(size_t batch)>;
 
   DynamicBatcher(Score score, BatcherOptions options, OnBatch on_batch = {})
       : score_(std::move(score)), options_(options), on_batch_(std::move(on_batch)) {
@@ -136,11 +136,9 @@ class DynamicBatcher {
       }
       // Places are given back before the results are handed out, so a caller that has its
       // results sees the queue without them.
-      size_t depth;
       {
         std::lock_guard<std::mutex> lock(mutex_);
         depth_ -= std::min(batch.size(), depth_);
-        depth = depth_;
       }
       for (size_t i = 0; i < batch.size(); ++i) {
         if (error)
@@ -148,7 +146,7 @@ class DynamicBatcher {
         else
           batch[i].promise.set_value(std::move(results[i]));
       }
-      if (on_batch_) on_batch_(batch.size(), depth);
+      if (on_batch_) on_batch_(batch.size());
     }
   }
 

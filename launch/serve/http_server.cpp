@@ -177,11 +177,11 @@ int run_server(const ServeOptions& options) {
   server.Get("/health", [&](const httplib::Request&, httplib::Response& res) {
     send_json(res, ordered_json{{"status", "ok"},
                                 {"models", options.models},
-                                {"queue_depth", metrics.queue_depth()},
+                                {"queue_depth", service.queue_depth()},
                                 {"max_queue", max_items}});
   });
   server.Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
-    res.set_content(metrics.prometheus_text(), "text/plain; version=0.0.4");
+    res.set_content(metrics.prometheus_text(service.queue_depth()), "text/plain; version=0.0.4");
   });
   server.Post("/v1/score", [&](const httplib::Request& req, httplib::Response& res) {
     guarded(res, [&] {

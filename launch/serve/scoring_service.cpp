@@ -16,11 +16,7 @@ ScoringService::ScoringService(const std::vector<std::string>& models,
       metrics_(metrics),
       batcher_(
           [this](std::vector<scoring::BagSample> items) { return bag_.score(std::move(items)); },
-          options,
-          [this](size_t batch, size_t depth) {
-            metrics_.batch_done(batch);
-            metrics_.set_queue_depth(depth);
-          }) {}
+          options, [this](size_t batch) { metrics_.batch_done(batch); }) {}
 
 data::Record ScoringService::record_for(const ScoreItem& item) const {
   data::Record record;
@@ -57,7 +53,6 @@ std::vector<scoring::SampleScores> ScoringService::score(const std::vector<Score
                        fmt::format("the queue is full ({} items waiting, --max-queue {}): retry "
                                    "later",
                                    batcher_.depth(), options_.max_queue));
-  metrics_.set_queue_depth(batcher_.depth());
   std::vector<scoring::BagSample> prepared;
   try {
     for (const ScoreItem& item : items) {
@@ -71,7 +66,6 @@ std::vector<scoring::SampleScores> ScoringService::score(const std::vector<Score
     }
   } catch (...) {
     batcher_.release(items.size());
-    metrics_.set_queue_depth(batcher_.depth());
     throw;
   }
   std::vector<std::future<scoring::SampleScores>> futures = batcher_.submit(std::move(prepared));

@@ -25,6 +25,7 @@ class ScoringService {
 
   const scoring::ScorerBag& bag() const { return bag_; }
   size_t max_queue() const { return options_.max_queue; }
+  size_t queue_depth() const { return batcher_.depth(); }  // items admitted, not yet scored
 
   // Scores of `items`, in order; throws RequestError (503 when the queue has no room, 4xx for an
   // image that cannot be read, naming the item).

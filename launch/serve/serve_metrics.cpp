@@ -50,17 +50,7 @@ void ServeMetrics::batch_done(size_t items) {
   batch_sizes_.observe(static_cast<double>(items));
 }
 
-void ServeMetrics::set_queue_depth(size_t depth) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  queue_depth_ = depth;
-}
-
-size_t ServeMetrics::queue_depth() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return queue_depth_;
-}
-
-std::string ServeMetrics::prometheus_text() const {
+std::string ServeMetrics::prometheus_text(size_t queue_depth) const {
   std::lock_guard<std::mutex> lock(mutex_);
   std::string out;
   out += "# HELP tokenfocus_serve_requests_total HTTP requests answered, by route and status.\n";
@@ -79,7 +69,7 @@ std::string ServeMetrics::prometheus_text() const {
   batch_sizes_.write(out, "tokenfocus_serve_batch_size", "");
   out += "# HELP tokenfocus_serve_queue_depth Items admitted and not yet scored.\n";
   out += "# TYPE tokenfocus_serve_queue_depth gauge\n";
-  out += fmt::format("tokenfocus_serve_queue_depth {}\n", queue_depth_);
+  out += fmt::format("tokenfocus_serve_queue_depth {}\n", queue_depth);
   out += "# HELP tokenfocus_serve_request_duration_seconds Time from request to response.\n";
   out += "# TYPE tokenfocus_serve_request_duration_seconds histogram\n";
   for (const auto& [route, h] : latency_)

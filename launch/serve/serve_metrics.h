@@ -32,9 +32,9 @@ class ServeMetrics {
  public:
   void request_done(const std::string& route, int status, double seconds);
   void batch_done(size_t items);
-  void set_queue_depth(size_t depth);
-  size_t queue_depth() const;
-  std::string prometheus_text() const;
+  // `queue_depth`: the batcher's, read when the text is made (a copy kept here would go stale
+  // when a request thread and the batching thread update it in the other order).
+  std::string prometheus_text(size_t queue_depth) const;
 
  private:
   mutable std::mutex mutex_;
@@ -42,7 +42,6 @@ class ServeMetrics {
   std::map<std::string, Histogram> latency_;
   Histogram batch_sizes_{{1, 2, 4, 8, 16, 32, 64, 128}};
   uint64_t items_ = 0, batches_ = 0;
-  size_t queue_depth_ = 0;
 };
 
 }  // namespace tokenfocus::launch::serve

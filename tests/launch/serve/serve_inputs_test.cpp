@@ -228,8 +228,7 @@ TEST(ServeMetrics, PrometheusTextWithCumulativeBuckets) {
   m.request_done("/v1/score", 400, 0.001);
   m.batch_done(3);
   m.batch_done(16);
-  m.set_queue_depth(5);
-  const std::string text = m.prometheus_text();
+  const std::string text = m.prometheus_text(5);
   for (const std::string line :
        {"tokenfocus_serve_requests_total{route=\"/v1/score\",code=\"200\"} 2",
         "tokenfocus_serve_requests_total{route=\"/v1/score\",code=\"400\"} 1",
