@@ -34,6 +34,9 @@ struct BatchSequence {
   // Over the question's label set (soft: annotators' histogram; hard: one-hot); empty when unknown.
   std::vector<float> target_distribution;
   double target_value = 0;  // MOS or element label mean; NaN when unknown
+  // Weight in the loss's weighted means: the record's (pseudo-labels) times the element's (EvalMuse
+  // flags, pseudo-label confidence); 1 for ordinary training records.
+  double weight = 1;
 };
 
 struct Batch {

@@ -20,10 +20,12 @@ QuestionTargets question_targets_from(const data::Batch& batch, const LabelHead&
   targets.target_token = torch::empty({q}, torch::kInt64);
   targets.target_dist = torch::zeros({q, width}, torch::kFloat);
   targets.target_value = torch::empty({q}, torch::kFloat64);
+  targets.weight = torch::empty({q}, torch::kFloat);
   auto is_element = targets.is_element.accessor<bool, 1>();
   auto token = targets.target_token.accessor<int64_t, 1>();
   auto dist = targets.target_dist.accessor<float, 2>();
   auto value = targets.target_value.accessor<double, 1>();
+  auto weight = targets.weight.accessor<float, 1>();
   for (int64_t i = 0; i < q; ++i) {
     const auto& sequence = batch.sequences[i];
     const bool element_question = sequence.kind == data::QuestionKind::kElement;
@@ -47,6 +49,8 @@ QuestionTargets question_targets_from(const data::Batch& batch, const LabelHead&
     token[i] = sequence.target_token;
     for (int64_t j = 0; j < k; ++j) dist[i][j] = sequence.target_distribution[j];
     value[i] = sequence.target_value;
+    if (!(sequence.weight >= 0)) throw_internal_error("{}: weight {}", where(), sequence.weight);
+    weight[i] = static_cast<float>(sequence.weight);
   }
   return targets;
 }

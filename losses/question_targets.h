@@ -13,11 +13,15 @@ struct QuestionTargets {
   // LabelHead, zero-padded to the wider of the two label sets.
   torch::Tensor target_dist;
   torch::Tensor target_value;  // [Q] float64: MOS / element label mean; NaN = unknown (skipped)
+  // [Q] float: each row's weight in the weighted means of the loss (pseudo-labels, EvalMuse flags);
+  // undefined = every row weighs 1.
+  torch::Tensor weight;
 
   // The same targets on `device` (undefined tensors stay undefined), as LabelHead::to.
   QuestionTargets to(const torch::Device& device) const {
     auto moved = [&](const torch::Tensor& t) { return t.defined() ? t.to(device) : t; };
-    return {moved(is_element), moved(target_token), moved(target_dist), moved(target_value)};
+    return {moved(is_element), moved(target_token), moved(target_dist), moved(target_value),
+            moved(weight)};
   }
 };
 

@@ -17,6 +17,8 @@ struct TfPsLoss::HeadSums {
   torch::Tensor tf, ps, regression;  // scalars (0 when the term is off)
   int64_t rows = 0;
   int64_t known = 0;            // rows with a known target value
+  double weight = 0;            // sum of the rows' weights (= rows when no weights are given)
+  double known_weight = 0;      // the same over the rows with a known target value
   torch::Tensor known_scores;   // [known] ŝ, attached (only when asked for)
   torch::Tensor known_targets;  // [known]
 };
@@ -82,6 +84,14 @@ TfPsLoss::HeadSums TfPsLoss::head_sums(const QueryLogits& logits, const torch::T
   const auto values = targets.target_value.index_select(0, rows).to(torch::kFloat64);
   const auto known_rows = torch::isnan(values).logical_not().nonzero().view({-1});
   sums.known = known_rows.numel();
+  const auto weights = targets.weight.defined()
+                           ? targets.weight.index_select(0, rows).to(options.dtype())
+                           : torch::ones({sums.rows}, options);
+  if (sums.rows > 0 && weights.lt(0).any().item<bool>())
+    throw_internal_error("loss: a question has a negative weight");
+  sums.weight = weights.sum().item<double>();
+  const auto known_weights = weights.index_select(0, known_rows.to(weights.device()));
+  sums.known_weight = known_weights.sum().item<double>();
   const bool need_scores = config_.regression_weight > 0 || want_scores;
   if (sums.rows == 0 || !logits.defined() ||
       (config_.tf_weight == 0 && config_.ps_weight == 0 && !need_scores)) {
@@ -104,15 +114,16 @@ TfPsLoss::HeadSums TfPsLoss::head_sums(const QueryLogits& logits, const torch::T
   torch::Tensor labels;  // [n,K] logits at the label positions
   if (logits.full.defined()) {
     const auto full = logits.full.index_select(0, rows);
-    sums.tf = (config_.soft_targets ? token_focus_soft_rows(full, ids, dist)
-                                    : token_focus_hard_rows(full, target_token))
+    sums.tf = ((config_.soft_targets ? token_focus_soft_rows(full, ids, dist)
+                                     : token_focus_hard_rows(full, target_token)) *
+               weights)
                   .sum();
     labels = full.index_select(1, ids);
   } else {
     labels = logits.labels.index_select(0, rows).narrow(1, label_offset, k);
   }
   if (config_.ps_weight > 0)
-    sums.ps = position_specific_rows(labels, dist, config_.temperature).sum();
+    sums.ps = (position_specific_rows(labels, dist, config_.temperature) * weights).sum();
   if (need_scores) {
     const auto q = label_log_distribution(labels, config_.temperature).exp();
     const auto score = expected_score(q, head.values).index_select(0, known_rows);
@@ -120,7 +131,8 @@ TfPsLoss::HeadSums TfPsLoss::head_sums(const QueryLogits& logits, const torch::T
     sums.known_targets = values.index_select(0, known_rows);
     if (config_.regression_weight > 0)
       sums.regression =
-          regression_rows(score, sums.known_targets, regression_kind_, config_.smooth_l1_beta)
+          (regression_rows(score, sums.known_targets, regression_kind_, config_.smooth_l1_beta) *
+           known_weights)
               .sum();
   } else {
     sums.known_scores = torch::zeros({0}, options);
@@ -134,7 +146,7 @@ LossTerms TfPsLoss::operator()(const torch::Tensor& hidden, const torch::Tensor&
   const int64_t q = hidden.size(0);
   if (hidden.dim() != 2 || targets.is_element.numel() != q || targets.target_token.numel() != q ||
       targets.target_value.numel() != q || targets.target_dist.dim() != 2 ||
-      targets.target_dist.size(0) != q)
+      (targets.weight.defined() && targets.weight.numel() != q) || targets.target_dist.size(0) != q)
     throw_internal_error("loss: {} query rows but targets of {} / {} / {} / {} rows", q,
                          targets.is_element.numel(), targets.target_token.numel(),
                          c10::str(targets.target_dist.sizes()), targets.target_value.numel());
@@ -155,28 +167,32 @@ LossTerms TfPsLoss::operator()(const torch::Tensor& hidden, const torch::Tensor&
     element.tf = element.ps = element.regression = torch::zeros({}, overall.tf.options());
   }
 
-  // Global counts, and this rank's offset among the gathered overall scores (rank order).
+  // Global counts and weight sums, and this rank's offset among the gathered overall scores.
   const auto counts = sum_over_ranks(
-      gatherer,
-      torch::tensor({static_cast<double>(overall.rows), static_cast<double>(element.rows),
-                     static_cast<double>(overall.known), static_cast<double>(element.known)},
-                    torch::kFloat64));
+      gatherer, torch::tensor({static_cast<double>(overall.rows), static_cast<double>(element.rows),
+                               static_cast<double>(overall.known), overall.weight, element.weight,
+                               overall.known_weight, element.known_weight},
+                              torch::kFloat64));
   const auto global_counts = counts.global.to(torch::kCPU);
   const double n_overall = global_counts[0].item<double>();
   const double n_element = global_counts[1].item<double>();
-  const double n_overall_known = global_counts[2].item<double>();
-  const double n_element_known = global_counts[3].item<double>();
+  const double w_overall = global_counts[3].item<double>();
+  const double w_element = global_counts[4].item<double>();
+  const double w_overall_known = global_counts[5].item<double>();
+  const double w_element_known = global_counts[6].item<double>();
   const int64_t known_offset = static_cast<int64_t>(counts.before[2].item<double>());
 
-  // Means over the GLOBAL batch, times the world size: DDP divides the summed gradients by it.
+  // Weighted means over the GLOBAL batch (plain means when every weight is 1), times the world
+  // size: DDP divides the summed gradients by it.
   const double world = world_size_of(gatherer);
-  auto per_row = [&](double n) { return world / std::max(n, 1.0); };
+  auto per_weight = [&](double w) { return w > 0 ? world / w : 0.0; };
   const double a = config_.tf_weight, b = config_.ps_weight, g = config_.regression_weight;
   const double we = config_.element_weight;
-  auto objective = a * per_row(n_overall) * overall.tf + b * per_row(n_overall) * overall.ps +
-                   g * per_row(n_overall_known) * overall.regression +
-                   we * (a * per_row(n_element) * element.tf + b * per_row(n_element) * element.ps +
-                         g * per_row(n_element_known) * element.regression);
+  auto objective =
+      a * per_weight(w_overall) * overall.tf + b * per_weight(w_overall) * overall.ps +
+      g * per_weight(w_overall_known) * overall.regression +
+      we * (a * per_weight(w_element) * element.tf + b * per_weight(w_element) * element.ps +
+            g * per_weight(w_element_known) * element.regression);
 
   LossTerms terms;
   if (with_plcc) {
@@ -209,12 +225,12 @@ LossTerms TfPsLoss::operator()(const torch::Tensor& hidden, const torch::Tensor&
                                    .to(torch::kFloat64))
           .global.to(torch::kCPU);
   auto mean = [](double sum, double n) { return n > 0 ? sum / n : 0.0; };
-  terms.tf = mean(sums[0].item<double>(), n_overall);
-  terms.ps = mean(sums[1].item<double>(), n_overall);
-  terms.regression = mean(sums[2].item<double>(), n_overall_known);
-  terms.element_tf = mean(sums[3].item<double>(), n_element);
-  terms.element_ps = mean(sums[4].item<double>(), n_element);
-  terms.element_regression = mean(sums[5].item<double>(), n_element_known);
+  terms.tf = mean(sums[0].item<double>(), w_overall);
+  terms.ps = mean(sums[1].item<double>(), w_overall);
+  terms.regression = mean(sums[2].item<double>(), w_overall_known);
+  terms.element_tf = mean(sums[3].item<double>(), w_element);
+  terms.element_ps = mean(sums[4].item<double>(), w_element);
+  terms.element_regression = mean(sums[5].item<double>(), w_element_known);
   terms.element = a * terms.element_tf + b * terms.element_ps + g * terms.element_regression;
   terms.total = a * terms.tf + b * terms.ps + g * terms.regression +
                 config_.plcc_weight * terms.plcc + we * terms.element;

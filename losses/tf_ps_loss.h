@@ -4,8 +4,9 @@
 //   total = α·TF + β·PS + γ·REG + δ·PLCC + w_e·(α·TF_e + β·PS_e + γ·REG_e)
 //
 // TF/PS/REG are means over the GLOBAL batch's overall questions (REG over those with a known MOS),
-// the _e terms the same over element questions, PLCC is 1 − Pearson(ŝ, MOS) over all overall
-// questions of all ranks. A term whose weight is 0 is not computed and reads 0.
+// weighted by the targets' row weights when given, the _e terms the same over element questions,
+// PLCC is 1 − Pearson(ŝ, MOS) over all overall questions of all ranks. A term whose weight is 0 is
+// not computed and reads 0.
 #pragma once
 
 #include <cstdint>

@@ -86,6 +86,9 @@ GlobalBatch make_batch(torch::Dtype dtype, uint64_t seed) {
     }
   }
   value[4] = std::numeric_limits<double>::quiet_NaN();
+  // Row weights as pseudo-labels and EvalMuse flags give them: fractional, and one element row
+  // filtered out (weight 0).
+  b.targets.weight = torch::tensor({1.0f, 0.5f, 0.0f, 1.5f, 1.0f, 0.75f, 0.25f, 2.0f});
   b.targets.target_dist = dist.to(dtype);
   b.targets.target_token = token;
   b.targets.target_value = value;
@@ -94,7 +97,8 @@ GlobalBatch make_batch(torch::Dtype dtype, uint64_t seed) {
 
 tl::QuestionTargets slice(const tl::QuestionTargets& t, int64_t start, int64_t length) {
   return {t.is_element.narrow(0, start, length), t.target_token.narrow(0, start, length),
-          t.target_dist.narrow(0, start, length), t.target_value.narrow(0, start, length)};
+          t.target_dist.narrow(0, start, length), t.target_value.narrow(0, start, length),
+          t.weight.narrow(0, start, length)};
 }
 
 int failures = 0;

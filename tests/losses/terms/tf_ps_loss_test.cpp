@@ -181,6 +181,43 @@ TEST(TfPsLoss, UnknownTargetValuesAreLeftOutOfRegressionAndPlcc) {
   EXPECT_EQ(terms.element_questions, 2);
 }
 
+// Row weights are weighted means: a weight of 2 is the row twice, a weight of 0 the row left out
+// (PLCC, unweighted by design, is off here: duplicating a row would change it).
+TEST(TfPsLoss, RowWeightsEqualRepeatingAndDroppingRows) {
+  auto c = all_terms();
+  c.plcc_weight = 0;
+  const Batch b;
+  QuestionTargets weighted = b.targets;
+  weighted.weight = torch::tensor({2.0f, 1.0f, 1.0f, 0.0f, 1.0f, 1.0f});  // row 0 twice, row 3 out
+  const std::vector<int64_t> order = {0, 0, 1, 2, 4, 5};
+  const auto rows = torch::tensor(order, torch::kInt64);
+  QuestionTargets expanded{b.targets.is_element.index_select(0, rows),
+                           b.targets.target_token.index_select(0, rows),
+                           b.targets.target_dist.index_select(0, rows),
+                           b.targets.target_value.index_select(0, rows),
+                           {}};
+  const TfPsLoss loss(c, b.overall, b.element);
+  auto hidden = b.hidden.clone().set_requires_grad(true);
+  const auto got = loss(hidden, b.weight, weighted);
+  got.objective.backward();
+  auto hidden_expanded = b.hidden.index_select(0, rows).detach().set_requires_grad(true);
+  const auto want = loss(hidden_expanded, b.weight, expanded);
+  want.objective.backward();
+  EXPECT_NEAR(got.total, want.total, 1e-12);
+  EXPECT_NEAR(got.tf, want.tf, 1e-12);
+  EXPECT_NEAR(got.element_ps, want.element_ps, 1e-12);
+  EXPECT_NEAR(got.regression, want.regression, 1e-12);
+  // The gradient of a row used twice is the sum of its copies' gradients; the dropped row's is 0.
+  const auto g = hidden_expanded.grad();
+  EXPECT_LT((hidden.grad()[0] - (g[0] + g[1])).abs().max().item<double>(), 1e-12);
+  EXPECT_LT((hidden.grad()[2] - g[3]).abs().max().item<double>(), 1e-12);
+  EXPECT_EQ(hidden.grad()[3].abs().max().item<double>(), 0.0);
+  // Every weight 0: no term, no NaN.
+  weighted.weight = torch::zeros({6});
+  const auto none = loss(b.hidden, b.weight, weighted);
+  EXPECT_EQ(none.total, 0.0);
+}
+
 TEST(TfPsLoss, EachWeightSwitchesItsTermOff) {
   const Batch b;
   const auto full = TfPsLoss(all_terms(), b.overall, b.element)(b.hidden, b.weight, b.targets);
