@@ -125,6 +125,13 @@ Record parse_record(const std::string& source, size_t index, const json& value) 
       record.elements.push_back(std::move(element));
     }
   }
+  auto read_flag = [&](const char* key, std::optional<double>& flag) {
+    if (auto it = value.find(key); it != value.end() && !it->is_null())
+      flag = read_number(ctx, key, *it);
+  };
+  read_flag("promt_meaningless", record.flags.promt_meaningless);
+  read_flag("split_confidence", record.flags.split_confidence);
+  read_flag("attribute_confidence", record.flags.attribute_confidence);
   return record;
 }
 

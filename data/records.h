@@ -16,6 +16,24 @@ struct Element {
   std::string category;        // text inside the trailing parentheses ("" when the key has none)
   std::vector<double> labels;  // annotators' 0/1 labels (empty for test records)
   std::optional<double> mean;  // mean of labels, or the ground-truth float; none when unknown
+  // Weight of this element's question in training (data.element_flags, a pseudo-label's
+  // confidence); 0 = not asked in training. Predictions ask every element whatever its weight.
+  double weight = 1;
+};
+
+// EvalMuse's per-record annotation flags (0/1 in the files; absent in the challenge's test and
+// ground-truth files). data.element_flags turns them into element-question weights.
+struct RecordFlags {
+  std::optional<double> promt_meaningless;  // sic: EvalMuse's spelling of the key
+  std::optional<double> split_confidence;
+  std::optional<double> attribute_confidence;
+};
+
+// A teacher's prediction standing in for annotators (data.pseudo_labels): its distribution over
+// the overall label set, with the label values it is over.
+struct SoftTarget {
+  std::vector<double> label_values;
+  std::vector<double> probabilities;
 };
 
 // One (prompt, image) sample. Its key is img_path: unique within a file.
@@ -26,6 +44,13 @@ struct Record {
   std::vector<double> annotator_scores;  // 1..5 each; empty when unknown
   std::optional<double> mos;             // mean of annotator_scores, or the ground-truth float
   std::vector<Element> elements;         // in file order
+  RecordFlags flags;
+  // Pseudo-labelled records only: the weight of all of its questions in training and the teacher's
+  // overall distribution (empty = the soft target is formed from `mos`, as for a ground-truth
+  // file).
+  double weight = 1;
+  SoftTarget overall_target;
+  bool pseudo_labelled = false;
 };
 
 // Reads a JSON list of records in the EvalMuse layout (lists per annotator) or the challenge's

@@ -233,6 +233,10 @@ std::vector<SyntheticSample> generate_synthetic_split(const SyntheticOptions& op
   if (options.images_per_prompt < 1 || options.annotators < 1)
     throw_user_error("synthetic data: images per prompt and annotators must be positive");
   Random r{std::mt19937_64(mix_seed(options.seed, split_stream(split)))};
+  // EvalMuse's split_confidence on its own stream, so the scenes and scores stay those of `r`:
+  // records with split_confidence 0 have less reliable element labels (more flips), which is what
+  // data.element_flags can down-weight.
+  Random flags{std::mt19937_64(mix_seed(options.seed, split_stream(split) + 1))};
   std::vector<SyntheticSample> out;
   PromptPlan plan;
   for (int64_t i = 0; i < count; ++i) {
@@ -244,13 +248,20 @@ std::vector<SyntheticSample> generate_synthetic_split(const SyntheticOptions& op
     rec.prompt_id = fmt::format("{}{:05d}", split, i / options.images_per_prompt);
     rec.prompt = plan.text;
     rec.img_path = fmt::format("images/{}/{:06d}.png", split, i);
+    const bool unsure_split = flags.chance(options.unsure_split);
+    rec.flags.promt_meaningless = 0;
+    rec.flags.split_confidence = unsure_split ? 0 : 1;
+    rec.flags.attribute_confidence = 1;
     double satisfied = 0;
     for (const auto& [key, truth] : truths) {
       Element e;
       e.key = key;
       split_element_key(key, e.name, e.category);
-      for (int64_t a = 0; a < options.annotators; ++a)
-        e.labels.push_back((truth != r.chance(options.label_flip)) ? 1.0 : 0.0);
+      for (int64_t a = 0; a < options.annotators; ++a) {
+        bool label = truth != r.chance(options.label_flip);
+        if (unsure_split && flags.chance(options.unsure_label_flip)) label = !label;
+        e.labels.push_back(label ? 1.0 : 0.0);
+      }
       double sum = 0;
       for (double l : e.labels) sum += l;
       e.mean = sum / static_cast<double>(e.labels.size());
@@ -299,7 +310,9 @@ void write_synthetic_dataset(const std::string& dir, const SyntheticOptions& opt
       elements[e.key] = labels;
     }
     j["element_score"] = elements;
-    j["promt_meaningless"] = 0;  // sic: EvalMuse's spelling
+    j["promt_meaningless"] = r.flags.promt_meaningless.value_or(0);  // sic: EvalMuse's spelling
+    j["split_confidence"] = r.flags.split_confidence.value_or(1);
+    j["attribute_confidence"] = r.flags.attribute_confidence.value_or(1);
     return j;
   };
   Json train_json = Json::array(), test_json = Json::array(), truth_json = Json::array();

@@ -20,9 +20,11 @@ struct SyntheticOptions {
   int64_t image_size = 56;        // square images: 56 px = 2×2 merged Qwen2-VL tokens
   int64_t images_per_prompt = 4;  // like EvalMuse: several generators per prompt
   int64_t annotators = 3;
-  double score_noise = 0.4;  // std of each annotator's score around the true quality
-  double label_flip = 0.08;  // chance an annotator gets an element label wrong
-  int64_t vocab_size = 512;  // tokenizer.json trained on the prompts and questions
+  double score_noise = 0.4;        // std of each annotator's score around the true quality
+  double label_flip = 0.08;        // chance an annotator gets an element label wrong
+  double unsure_split = 0.25;      // share of records with split_confidence 0
+  double unsure_label_flip = 0.3;  // their extra chance per annotator of a flipped element label
+  int64_t vocab_size = 512;        // tokenizer.json trained on the prompts and questions
 };
 
 struct SyntheticSample {

@@ -54,6 +54,27 @@ TEST(Records, ReadsEvalMuseTrainingRecords) {
   const Record& abstract = records[3];  // empty element_score, promt_meaningless: 1
   EXPECT_TRUE(abstract.elements.empty());
   EXPECT_NEAR(*abstract.mos, 8.0 / 3.0, 1e-12);
+  // EvalMuse's flags, as the file has them (record 2: split_confidence 1).
+  EXPECT_EQ(abstract.flags.promt_meaningless, 1.0);
+  EXPECT_EQ(records[0].flags.split_confidence, 0.0);
+  EXPECT_EQ(records[2].flags.split_confidence, 1.0);
+  EXPECT_EQ(records[0].flags.attribute_confidence, 1.0);
+}
+
+TEST(Records, FlagsAreOptionalAndMustBeNumbers) {
+  const auto plain = parse_records(R"J([{"prompt": "p", "img_path": "a.png"}])J", "x.json");
+  EXPECT_FALSE(plain[0].flags.split_confidence.has_value());
+  try {
+    parse_records(R"J([{"prompt": "p", "img_path": "a.png", "split_confidence": "high"}])J",
+                  "x.json");
+    FAIL() << "a string flag was accepted";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find(
+                  "x.json: record 0 (img_path \"a.png\"): key \"split_confidence\": expected a "
+                  "number, got a string"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(Records, ReadsTestRecordsWithoutScores) {
