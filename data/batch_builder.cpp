@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <limits>
 
+#include <fmt/ranges.h>
+
 #include "common/error.h"
 
 namespace tokenfocus::data {
@@ -127,12 +129,27 @@ PreparedSample BatchBuilder::prepare(const Record& record, int64_t record_index,
   auto& overall = add(QuestionKind::kOverall, -1,
                       fill_question(options_.overall_question, "prompt", record.prompt));
   set_targets(overall, overall_labels_, record.annotator_scores, record.mos, options_.soft_targets);
+  if (!record.overall_target.probabilities.empty() && options_.soft_targets) {
+    // A pseudo-label from a store: the teacher's own q is the soft target.
+    if (record.overall_target.label_values != overall_labels_.values)
+      throw_user_error(
+          "its pseudo-label is over label values [{}], the overall label set has [{}] "
+          "(data.pseudo_labels must come from a teacher with the same label values)",
+          fmt::join(record.overall_target.label_values, ", "),
+          fmt::join(overall_labels_.values, ", "));
+    overall.target_distribution.assign(record.overall_target.probabilities.begin(),
+                                       record.overall_target.probabilities.end());
+  }
+  if (options_.training_weights) overall.weight = record.weight;
   if (options_.element_questions) {
     for (size_t e = 0; e < record.elements.size(); ++e) {
       const Element& element = record.elements[e];
+      const double weight = record.weight * element.weight;
+      if (options_.training_weights && weight == 0) continue;
       auto& s = add(QuestionKind::kElement, static_cast<int64_t>(e), element_question(element));
       // Annotators' 0/1 labels are already label values of yes (1) / no (0).
       set_targets(s, element_labels_, element.labels, element.mean, options_.soft_targets);
+      if (options_.training_weights) s.weight = weight;
     }
   }
   return sample;

@@ -30,6 +30,9 @@ struct BatchBuilderOptions {
       config::PromptConfig{}.element_question;  // "{element}", optionally "{category}"
   bool element_questions = true;
   bool soft_targets = true;
+  // Training batches: each question carries its weight (the record's times the element's) and
+  // questions of weight 0 are not asked. Off (predictions): every question, weight 1.
+  bool training_weights = false;
 
   // The questions, system message and template of `prompt` for a backbone whose chat template is
   // `chat_template`; image_root and soft_targets keep their defaults.

@@ -1,4 +1,4 @@
-#include "ensemble/submission_reader.h"
+#include "data/submission_reader.h"
 
 #include <cmath>
 #include <fstream>
@@ -8,7 +8,7 @@
 
 #include "common/error.h"
 
-namespace tokenfocus::ensemble {
+namespace tokenfocus::data {
 namespace {
 
 double number_of(const nlohmann::ordered_json& value, const std::string& path, size_t index,
@@ -33,7 +33,7 @@ double number_of(const nlohmann::ordered_json& value, const std::string& path, s
 
 }  // namespace
 
-std::vector<data::Record> read_submission(const std::string& path) {
+std::vector<Record> read_submission(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw_user_error("cannot open submission {}", path);
   // ordered_json keeps element keys in file order, which the submission check compares against.
@@ -44,7 +44,7 @@ std::vector<data::Record> read_submission(const std::string& path) {
     throw_user_error("{}: not valid JSON ({})", path, e.what());
   }
   if (!doc.is_array()) throw_user_error("{}: expected a JSON list of records", path);
-  std::vector<data::Record> records;
+  std::vector<Record> records;
   std::unordered_set<std::string> seen;
   for (size_t i = 0; i < doc.size(); ++i) {
     const auto& r = doc[i];
@@ -82,4 +82,4 @@ std::vector<data::Record> read_submission(const std::string& path) {
   return records;
 }
 
-}  // namespace tokenfocus::ensemble
+}  // namespace tokenfocus::data

@@ -9,9 +9,9 @@
 
 #include "data/records.h"
 
-namespace tokenfocus::ensemble {
+namespace tokenfocus::data {
 
 // UserError naming the file, record index and key for anything malformed or a repeated img_path.
-std::vector<data::Record> read_submission(const std::string& path);
+std::vector<Record> read_submission(const std::string& path);
 
-}  // namespace tokenfocus::ensemble
+}  // namespace tokenfocus::data

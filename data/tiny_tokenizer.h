@@ -19,8 +19,10 @@ inline constexpr std::array<const char*, 10> kTinySpecialTokens = {
     "<|endoftext|>", "<|im_start|>",  "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
     "<|image_pad|>", "<|video_pad|>", "<img>",      "</img>",           "<IMG_CONTEXT>"};
 
-// Words that are always single tokens (the default label sets): merged first, before learning.
-inline constexpr std::array<const char*, 4> kTinyRequiredWords = {"yes", "no", "Yes", "No"};
+// Words that are always single tokens (the default label sets, and Q-Align's rating words for
+// `overall_labels` as words): merged first, before learning.
+inline constexpr std::array<const char*, 9> kTinyRequiredWords = {
+    "yes", "no", "Yes", "No", "bad", "poor", "fair", "good", "excellent"};
 
 // Learns merges from the corpus (most frequent adjacent pair first, ties broken by the pair's
 // text) until the vocabulary is full or every corpus word is one token. Deterministic.

@@ -5,7 +5,7 @@
 #include <unordered_map>
 
 #include "common/error.h"
-#include "ensemble/submission_reader.h"
+#include "data/submission_reader.h"
 
 namespace tokenfocus::ensemble {
 
@@ -91,7 +91,7 @@ Metrics evaluate_files(const std::string& submission_path, const std::string& tr
   const auto truth = evaluation_set_from_records(data::read_records(truth_path), truth_path);
   if (truth.size() < 2) throw_user_error("{}: need at least 2 records to score", truth_path);
   const auto prediction =
-      align_submission(truth, read_submission(submission_path), submission_path);
+      align_submission(truth, data::read_submission(submission_path), submission_path);
   return evaluate(truth, prediction, direction);
 }
 

@@ -88,11 +88,14 @@ EnsembleInputs build_ensemble_inputs(const std::vector<data::BackboneStore>& sto
   in.config_hash = first.config_hash;
   for (const auto& store : stores) {
     const auto& h = store.header;
-    if (h.labels != first.labels || h.label_values != first.label_values) {
+    // The words may differ per backbone (digits for one, rating words for another); the values
+    // are the scale of ŝ and the columns of q that stacking puts side by side.
+    if (h.label_values != first.label_values) {
       throw_user_error(
-          "backbones '{}' and '{}' use different label sets ([{}] vs [{}]): their "
-          "label distributions cannot be stacked together",
-          first.backbone, h.backbone, fmt::join(first.labels, ","), fmt::join(h.labels, ","));
+          "backbones '{}' and '{}' use label sets of different values ([{}] vs [{}]): their "
+          "scores are on different scales and their label distributions cannot be stacked",
+          first.backbone, h.backbone, fmt::join(first.label_values, ","),
+          fmt::join(h.label_values, ","));
     }
     if (h.config_hash != first.config_hash && allow_mixed_configs) {
       log::warn(

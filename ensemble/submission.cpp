@@ -8,7 +8,7 @@
 
 #include "common/atomic_file.h"
 #include "common/error.h"
-#include "ensemble/submission_reader.h"
+#include "data/submission_reader.h"
 
 namespace tokenfocus::ensemble {
 
@@ -46,7 +46,7 @@ std::string submission_json(const std::vector<data::Record>& records,
 
 void validate_submission(const std::string& path, const std::vector<data::Record>& test_records) {
   // Read back with the submission reader: proves the layout round-trips.
-  const auto written = read_submission(path);
+  const auto written = data::read_submission(path);
   std::unordered_map<std::string, const data::Record*> by_path;
   for (const auto& r : written) by_path.emplace(r.img_path, &r);
   if (written.size() != test_records.size()) {

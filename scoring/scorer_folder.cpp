@@ -79,7 +79,7 @@ void export_scorer_folder(const std::string& dir, models::Backbone& model,
   scorer.chat_template = chat_template_name(scorer.model_type);
   scorer.finetune = b.finetune;
   scorer.run_config_hash = run_config_hash;
-  scorer.prompt = run.prompt;
+  scorer.prompt = run.prompt_for(b);  // with the backbone's own question and labels
   scorer.image = b.image;
   scorer.temperature = run.loss.temperature;
   write_file_atomically((temporary / "tokenfocus.json").string(),

@@ -5,16 +5,19 @@
 #include <limits>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
 #include "common/log.h"
 #include "data/batch_builder.h"
 #include "data/chat_template.h"
+#include "data/element_flags.h"
 #include "data/folds.h"
 #include "data/image_processor.h"
 #include "data/label_set.h"
 #include "data/prediction_store.h"
+#include "data/pseudo_labels.h"
 #include "data/records.h"
 #include "data/tokenizer.h"
 #include "ensemble/metrics.h"
@@ -33,6 +36,15 @@ namespace fs = std::filesystem;
 
 struct Dataset {
   std::vector<data::Record> train, test;
+  // What training batches are drawn from: `train` (same indices), then the pseudo-labelled
+  // records (data.pseudo_labels), which every fold trains on and none evaluates.
+  std::vector<data::Record> fit;
+
+  std::vector<int64_t> fit_indices(const data::FoldAssignment& folds, int64_t fold) const {
+    std::vector<int64_t> indices = folds.training_indices(fold);
+    for (size_t i = train.size(); i < fit.size(); ++i) indices.push_back(static_cast<int64_t>(i));
+    return indices;
+  }
 };
 
 Dataset read_dataset(const config::DataConfig& data) {
@@ -40,10 +52,45 @@ Dataset read_dataset(const config::DataConfig& data) {
   Dataset d;
   d.train = data::check_images(data::read_records(data.train_records), data.image_root, policy,
                                data.train_records);
+  const auto flagged = data::apply_element_flags(d.train, data.element_flags);
+  if (!data.element_flags.empty())
+    log::info("data.element_flags: {} element question(s) reweighted, {} not asked in training",
+              flagged.weighted, flagged.dropped);
   if (!data.test_records.empty())
     d.test = data::check_images(data::read_records(data.test_records), data.image_root, policy,
                                 data.test_records);
+  d.fit = d.train;
+  if (!data.pseudo_labels.predictions.empty()) {
+    const std::string path =
+        data.pseudo_labels.records.empty() ? data.test_records : data.pseudo_labels.records;
+    data::PseudoLabels pseudo = data::read_pseudo_labels(data.pseudo_labels, path);
+    pseudo.records = data::check_images(std::move(pseudo.records), data.image_root, policy, path);
+    data::check_disjoint(d.train, pseudo.records, data.train_records);
+    log::info(
+        "data.pseudo_labels: {} of {} unlabelled record(s) of {} join training with {}'s "
+        "predictions (weight {}; {} left out and {} element question(s) not asked below "
+        "confidence {})",
+        pseudo.records.size(), pseudo.unlabelled, path, data.pseudo_labels.predictions,
+        data.pseudo_labels.weight, pseudo.left_out, pseudo.elements_left_out,
+        data.pseudo_labels.min_confidence);
+    for (auto& r : pseudo.records) d.fit.push_back(std::move(r));
+  }
   return d;
+}
+
+// A teacher over other label values than backbone b's cannot be its soft target: say so before
+// training rather than at the first batch that holds such a record.
+void check_pseudo_label_values(const Dataset& dataset, const config::BackboneConfig& b,
+                               const data::LabelSet& overall) {
+  for (size_t i = dataset.train.size(); i < dataset.fit.size(); ++i) {
+    const auto& target = dataset.fit[i].overall_target;
+    if (!target.probabilities.empty() && target.label_values != overall.values)
+      throw_user_error(
+          "data.pseudo_labels: the teacher's label values [{}] differ from backbone {}'s overall "
+          "label set [{}]; use a teacher with the same values (or a submission, which has only "
+          "scores)",
+          fmt::join(target.label_values, ", "), b.name, fmt::join(overall.values, ", "));
+  }
 }
 
 // Which parameters train: all (full), the LoRA factors (lora) or the LM head (head); then the
@@ -97,11 +144,16 @@ struct BackboneText {
   losses::LabelHead overall, element;
 };
 
-BackboneText load_text(const config::BackboneConfig& b, const config::PromptConfig& prompt) {
+BackboneText load_text(const config::BackboneConfig& b, const config::RunConfig& run) {
   const std::string path = b.tokenizer.empty() ? b.model_dir + "/tokenizer.json" : b.tokenizer;
   BackboneText t{data::Tokenizer::from_file(path), {}, {}, {}, {}};
+  const config::PromptConfig prompt = run.prompt_for(b);
+  std::string overall_key = "prompt.overall_labels";
+  for (size_t i = 0; i < run.backbones.size(); ++i)
+    if (run.backbones[i].name == b.name && !b.overall_labels.labels.empty())
+      overall_key = fmt::format("backbones.{}.overall_labels", i);
   t.overall_labels =
-      data::resolve_label_set(t.tokenizer, prompt.overall_labels, false, "prompt.overall_labels");
+      data::resolve_label_set(t.tokenizer, prompt.overall_labels, false, overall_key);
   t.element_labels = data::resolve_label_set(t.tokenizer, prompt.element_labels,
                                              prompt.sum_case_variants, "prompt.element_labels");
   t.overall = losses::label_head_from(t.overall_labels);
@@ -110,9 +162,10 @@ BackboneText load_text(const config::BackboneConfig& b, const config::PromptConf
 }
 
 data::BatchBuilderOptions builder_options(const config::RunConfig& run,
+                                          const config::BackboneConfig& b,
                                           const models::Backbone& model) {
   auto options = data::BatchBuilderOptions::for_prompt(
-      run.prompt, data::chat_template_for_model_type(model.model_type()));
+      run.prompt_for(b), data::chat_template_for_model_type(model.model_type()));
   options.image_root = run.data.image_root;
   options.soft_targets = run.loss.soft_targets;
   return options;
@@ -184,11 +237,15 @@ int train_fold(const config::ResolvedRunConfig& resolved, const config::Backbone
   configure_finetuning(*model, b);
   if (!comm.device().is_cpu()) model->to(comm.device());
   const auto processor = scoring::make_image_processor_for(b.model_dir, b.image);
-  const data::BatchBuilderOptions options = builder_options(run, *model);
+  const data::BatchBuilderOptions options = builder_options(run, b, *model);
   const data::BatchBuilder train_builder(dataset.train, *processor, text.tokenizer,
                                          text.overall_labels, text.element_labels, options);
   const data::BatchBuilder test_builder(dataset.test, *processor, text.tokenizer,
                                         text.overall_labels, text.element_labels, options);
+  data::BatchBuilderOptions fit_options = options;
+  fit_options.training_weights = true;
+  const data::BatchBuilder fit_builder(dataset.fit, *processor, text.tokenizer, text.overall_labels,
+                                       text.element_labels, fit_options);
   const losses::TfPsLoss loss(run.loss, text.overall, text.element);
   const PredictorOptions predictor = predictor_options(run);
 
@@ -204,7 +261,7 @@ int train_fold(const config::ResolvedRunConfig& resolved, const config::Backbone
     j["epoch"] = epoch + 1;
     return j.dump();
   };
-  VqaTrainingTask task(*model, train_builder, folds.training_indices(fold), loss, text.overall,
+  VqaTrainingTask task(*model, fit_builder, dataset.fit_indices(folds, fold), loss, text.overall,
                        text.element, comm, epoch_end);
 
   LoopOptions loop;
@@ -283,7 +340,8 @@ int for_each_selected_fold(const config::ResolvedRunConfig& resolved,
     for (int64_t k = 0; k < run.folds.k; ++k) fold_list.push_back(k);
   for (const auto& b : run.backbones) {
     if (!selection.backbone.empty() && b.name != selection.backbone) continue;
-    const BackboneText text = load_text(b, run.prompt);
+    const BackboneText text = load_text(b, run);
+    check_pseudo_label_values(dataset, b, text.overall_labels);
     for (int64_t fold : fold_list) {
       if (selection.fold && fold != *selection.fold) continue;
       const int code = work(b, text, fold, dataset, folds);
@@ -347,7 +405,7 @@ int predict_fold_from_export(const config::ResolvedRunConfig& resolved,
     source = "its newest checkpoint";
   }
   if (!comm.device().is_cpu()) model->to(comm.device());
-  const data::BatchBuilderOptions options = builder_options(run, *model);
+  const data::BatchBuilderOptions options = builder_options(run, b, *model);
   const data::BatchBuilder train_builder(dataset.train, *processor, text.tokenizer,
                                          text.overall_labels, text.element_labels, options);
   const data::BatchBuilder test_builder(dataset.test, *processor, text.tokenizer,

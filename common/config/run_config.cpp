@@ -24,10 +24,21 @@ void RunConfig::validate() const {
                        backbones[i].name);
   }
   validate_label_set(prompt.overall_labels, "prompt.overall_labels");
+  for (size_t i = 0; i < backbones.size(); ++i)
+    if (!backbones[i].overall_labels.labels.empty() || !backbones[i].overall_labels.values.empty())
+      validate_label_set(backbones[i].overall_labels,
+                         fmt::format("backbones.{}.overall_labels", i));
   validate_label_set(prompt.element_labels, "prompt.element_labels");
   for (int64_t fold : folds.only)
     if (fold >= folds.k)
       throw_user_error("folds.only: fold {} does not exist (folds.k = {})", fold, folds.k);
+}
+
+PromptConfig RunConfig::prompt_for(const BackboneConfig& b) const {
+  PromptConfig own = prompt;
+  if (!b.overall_question.empty()) own.overall_question = b.overall_question;
+  if (!b.overall_labels.labels.empty()) own.overall_labels = b.overall_labels;
+  return own;
 }
 
 ResolvedRunConfig load_run_config(const std::string& path,

@@ -53,6 +53,9 @@ struct RunConfig {
     v("slurm", slurm);
   }
 
+  // The prompt section as backbone `b` asks it: its own overall question and labels when set.
+  PromptConfig prompt_for(const BackboneConfig& b) const;
+
   // Rules that span keys (unique backbone names, label sets of matching length, ...).
   void validate() const;
 };

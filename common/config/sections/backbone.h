@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/config/check.h"
+#include "common/config/sections/prompt.h"
 
 namespace tokenfocus::config {
 
@@ -24,9 +25,9 @@ struct LoraConfig {
 };
 
 struct ImageConfig {
-  int64_t min_pixels = 3136;     // Qwen2-VL family: smart_resize bounds
+  int64_t min_pixels = 3136;  // Qwen2-VL family: smart_resize bounds
   int64_t max_pixels = 200704;
-  int64_t max_tiles = 12;        // InternVL2.5: dynamic tiling
+  int64_t max_tiles = 12;  // InternVL2.5: dynamic tiling
   bool use_thumbnail = true;
   template <class V>
   void describe(V& v) {
@@ -38,17 +39,21 @@ struct ImageConfig {
 };
 
 struct BackboneConfig {
-  std::string name;              // unique, names the predictions store
-  std::string model_dir;         // config.json + *.safetensors (+ tokenizer.json)
-  std::string tokenizer;         // tokenizer.json ("" = model_dir/tokenizer.json)
-  std::string init_config;       // config.json of a tiny model to initialise at random into
-                                 // model_dir when that folder has no weights yet (`prepare`)
+  std::string name;         // unique, names the predictions store
+  std::string model_dir;    // config.json + *.safetensors (+ tokenizer.json)
+  std::string tokenizer;    // tokenizer.json ("" = model_dir/tokenizer.json)
+  std::string init_config;  // config.json of a tiny model to initialise at random into
+                            // model_dir when that folder has no weights yet (`prepare`)
   int64_t init_seed = 0;
   std::string finetune = "lora";
   LoraConfig lora;
   bool freeze_vision = true;
   bool gradient_checkpointing = false;
   ImageConfig image;
+  // This backbone's own overall question and label set (e.g. Q-Align's rating words, whose single
+  // tokens differ between vocabularies); "" / no labels = the prompt section's.
+  std::string overall_question;
+  LabelSetConfig overall_labels;
   template <class V>
   void describe(V& v) {
     v("name", name, required());
@@ -61,6 +66,8 @@ struct BackboneConfig {
     v("freeze_vision", freeze_vision);
     v("gradient_checkpointing", gradient_checkpointing);
     v("image", image);
+    v("overall_question", overall_question);
+    v("overall_labels", overall_labels);
   }
 };
 

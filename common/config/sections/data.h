@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/config/check.h"
 
@@ -34,13 +35,49 @@ struct SyntheticDataConfig {
   }
 };
 
+// One rule of `data.element_flags`: the element questions of records whose EvalMuse flag `flag`
+// equals `equals` weigh `weight` in training (0 = not asked). Several matching rules multiply.
+// Records without the flag (test and ground-truth files) match no rule.
+struct ElementFlagRule {
+  std::string flag;
+  double equals = 1;
+  double weight = 0;
+  template <class V>
+  void describe(V& v) {
+    v("flag", flag,
+      one_of({"promt_meaningless", "split_confidence", "attribute_confidence"}).and_required());
+    v("equals", equals);
+    v("weight", weight, at_least(0.0));
+  }
+};
+
+// `data.pseudo_labels`: a teacher's predictions for unlabelled records join training as soft
+// targets. They only ever train: no fold evaluates, and no store or ensemble row holds, them.
+struct PseudoLabelsConfig {
+  std::string predictions;  // "" = off; a predictions store (.h5: its test rows) or a submission
+  std::string records;      // the unlabelled records they are for ("" = data.test_records)
+  double weight = 1.0;      // weight of each pseudo-labelled question in the loss
+  // Teacher confidence below which a question is not asked: max(P(yes), P(no)) for elements,
+  // the largest label probability for the overall question (stores only: a submission has none).
+  double min_confidence = 0.0;
+  template <class V>
+  void describe(V& v) {
+    v("predictions", predictions);
+    v("records", records);
+    v("weight", weight, positive());
+    v("min_confidence", min_confidence, in_range(0.0, 1.0));
+  }
+};
+
 struct DataConfig {
-  std::string train_records;     // EvalMuse-format JSON with scores
-  std::string test_records;      // JSON without scores ("" = no test set)
-  std::string image_root;        // img_path values are relative to this folder
+  std::string train_records;  // EvalMuse-format JSON with scores
+  std::string test_records;   // JSON without scores ("" = no test set)
+  std::string image_root;     // img_path values are relative to this folder
   std::string missing_images = "error";
   SyntheticDataConfig synthetic;
   LoaderConfig loader;
+  std::vector<ElementFlagRule> element_flags;
+  PseudoLabelsConfig pseudo_labels;
   template <class V>
   void describe(V& v) {
     v("train_records", train_records);
@@ -49,6 +86,8 @@ struct DataConfig {
     v("missing_images", missing_images, one_of({"error", "skip"}));
     v("synthetic", synthetic);
     v("loader", loader);
+    v("element_flags", element_flags);
+    v("pseudo_labels", pseudo_labels);
   }
 };
 

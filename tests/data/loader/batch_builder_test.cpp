@@ -195,6 +195,70 @@ TEST_F(BatchBuilderTest, LoaderMatchesSequentialBuilds) {
   EXPECT_FALSE(loader.next());
 }
 
+TEST_F(BatchBuilderTest, TrainingBatchesCarryWeightsAndSkipUnweightedQuestions) {
+  std::vector<Record> records = {train_[2], train_[5]};
+  ASSERT_GE(records[0].elements.size(), 2u);
+  records[0].elements[0].weight = 0;  // filtered out (e.g. data.element_flags weight 0)
+  records[0].elements[1].weight = 0.5;
+  records[1].weight = 0.25;  // a pseudo-labelled record
+  options_.training_weights = true;
+  const Batch batch = builder(records).build({0, 1});
+  ASSERT_EQ(batch.sequences.size(), records[0].elements.size() + records[1].elements.size() + 1);
+  EXPECT_EQ(batch.sequences[0].weight, 1.0);
+  EXPECT_EQ(batch.sequences[1].element, 1) << "element 0 of weight 0 is not asked";
+  EXPECT_EQ(batch.sequences[1].weight, 0.5);
+  for (const auto& seq : batch.sequences)
+    if (seq.sample == 1) EXPECT_EQ(seq.weight, 0.25);
+  // Predictions ask every question, with weight 1.
+  options_.training_weights = false;
+  const Batch all = builder(records).build({0, 1});
+  EXPECT_EQ(all.sequences.size(), records[0].elements.size() + records[1].elements.size() + 2);
+  for (const auto& seq : all.sequences) EXPECT_EQ(seq.weight, 1.0);
+}
+
+TEST_F(BatchBuilderTest, ATeachersDistributionIsTheSoftTarget) {
+  std::vector<Record> records = {test_[0]};
+  records[0].mos = 3.7;
+  records[0].overall_target = SoftTarget{{1, 2, 3, 4, 5}, {0.05, 0.05, 0.2, 0.6, 0.1}};
+  for (auto& e : records[0].elements) e.mean = 0.8;
+  const Batch batch = builder(records).build({0});
+  const std::vector<float> q = {0.05f, 0.05f, 0.2f, 0.6f, 0.1f};
+  EXPECT_EQ(batch.sequences[0].target_distribution, q);
+  EXPECT_EQ(batch.sequences[0].target_value, 3.7);
+  EXPECT_EQ(batch.sequences[0].target_token, overall_.token_ids[3]);
+  if (batch.sequences.size() > 1) EXPECT_NEAR(batch.sequences[1].target_distribution[0], 0.8, 1e-6);
+  // A teacher over other label values is refused, naming the record.
+  records[0].overall_target.label_values = {0, 1, 2, 3, 4};
+  try {
+    builder(records).build({0});
+    FAIL() << "a teacher over other label values was accepted";
+  } catch (const UserError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("record 0 (img_path \"" + records[0].img_path + "\")"),
+              std::string::npos)
+        << message;
+    EXPECT_NE(message.find("label values [0, 1, 2, 3, 4]"), std::string::npos) << message;
+  }
+}
+
+TEST_F(BatchBuilderTest, RatingWordsAreLabelsAndOtherWordsAreRefusedByName) {
+  // Q-Align's levels as the overall label set: one token each in the synthetic tokenizer.
+  config::LabelSetConfig words{{"bad", "poor", "fair", "good", "excellent"}, {1, 2, 3, 4, 5}};
+  const LabelSet levels =
+      resolve_label_set(*tokenizer_, words, false, "backbones.1.overall_labels");
+  EXPECT_EQ(levels.token_ids.size(), 5u);
+  words.labels[4] = "superb";
+  try {
+    resolve_label_set(*tokenizer_, words, false, "backbones.1.overall_labels");
+    FAIL() << "a label of several tokens was accepted";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("backbones.1.overall_labels.labels[4] = \"superb\" is "
+                                         "not a single token"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(TargetDistribution, SoftHardAndMeanOnly) {
   const std::vector<double> values{1, 2, 3, 4, 5};
   EXPECT_EQ(target_distribution(values, {4, 3, 4}, 11.0 / 3, true),
