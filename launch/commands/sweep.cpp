@@ -63,7 +63,8 @@ int collect(const std::string& dir) {
                overrides);
   }
   write_file_atomically(dir + "/results.csv", sweep_csv(results));
-  log::info("wrote {}/results.csv ({} trials)", dir, results.size());
+  write_file_atomically(dir + "/results.md", sweep_markdown(results));
+  log::info("wrote {}/results.csv and results.md ({} trials)", dir, results.size());
   return 0;
 }
 

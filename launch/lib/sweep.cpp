@@ -1,7 +1,10 @@
 #include "launch/lib/sweep.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <random>
+#include <set>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -43,6 +46,30 @@ std::string draw(const std::string& key, const SweepParameterConfig& p, std::mt1
 }
 
 void check_parameters(const config::SweepConfig& sweep) {
+  if (sweep.method == "variants") {
+    if (sweep.variants.empty())
+      throw_user_error("sweep.variants: a variants sweep needs at least one variant");
+    if (!sweep.parameters.empty())
+      throw_user_error(
+          "sweep.parameters: a variants sweep takes its overrides from sweep.variants");
+    std::set<std::string> names;
+    for (size_t i = 0; i < sweep.variants.size(); ++i) {
+      const std::string& name = sweep.variants[i].name;
+      const bool safe = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+      });
+      if (!safe)
+        throw_user_error(
+            "sweep.variants.{}.name: '{}' must be letters, digits, '-' or '_' (it "
+            "names the trial's folder)",
+            i, name);
+      if (!names.insert(name).second)
+        throw_user_error("sweep.variants.{}.name: '{}' is used twice", i, name);
+    }
+    return;
+  }
+  if (!sweep.variants.empty())
+    throw_user_error("sweep.variants: only a sweep with method: variants takes variants");
   if (sweep.parameters.empty())
     throw_user_error("sweep.parameters: the config has no sweep parameters to expand");
   for (const auto& [key, p] : sweep.parameters) {
@@ -91,16 +118,21 @@ std::vector<Trial> expand_sweep(const std::string& base_config_path,
   const auto base = config::load_run_config(base_config_path, base_overrides);
   const config::SweepConfig& sweep = base.config.sweep;
   check_parameters(sweep);
-  const auto assignments =
-      sweep.method == "grid" ? grid_assignments(sweep) : random_assignments(sweep);
+  std::vector<std::vector<std::string>> assignments;
+  if (sweep.method == "grid") assignments = grid_assignments(sweep);
+  if (sweep.method == "random") assignments = random_assignments(sweep);
+  for (const auto& variant : sweep.variants) assignments.push_back(variant.set);
 
   std::vector<Trial> trials;
   for (size_t i = 0; i < assignments.size(); ++i) {
     Trial trial;
     trial.overrides = assignments[i];
-    trial.name =
-        fmt::format("t{:03d}-{}", i,
-                    sha256_hex(fmt::format("{}", fmt::join(trial.overrides, "\n"))).substr(0, 8));
+    // Variants are named by the user; grid and random trials by a hash of what they change.
+    const std::string suffix =
+        sweep.method == "variants"
+            ? sweep.variants[i].name
+            : sha256_hex(fmt::format("{}", fmt::join(trial.overrides, "\n"))).substr(0, 8);
+    trial.name = fmt::format("t{:03d}-{}", i, suffix);
     trial.config_hash =
         config::load_run_config(base_config_path, trial_overrides(trial, base_overrides, sweep_dir))
             .hash;

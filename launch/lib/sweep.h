@@ -1,6 +1,7 @@
 // Sweeps: the `sweep:` section of a run config expands into trials, each a list of `--set`
 // overrides on the base config with a stable name. Grid = the cartesian product of every
-// parameter's values (parameters in key order); random = `sweep.trials` seeded draws.
+// parameter's values (parameters in key order); random = `sweep.trials` seeded draws; variants =
+// one trial per `sweep.variants` entry, named by it (an ablation: a baseline and one change each).
 #pragma once
 
 #include <cstdint>

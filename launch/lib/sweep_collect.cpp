@@ -65,6 +65,22 @@ std::vector<TrialResult> collect_sweep(const std::string& sweep_dir) {
       r.plcc = number_at(best, "plcc");
       r.acc = number_at(best, "acc");
       r.final_score = number_at(best, "final");
+      if (summary.contains("evaluation_rows") && summary["evaluation_rows"].is_number_integer())
+        r.evaluation_rows = summary["evaluation_rows"].get<int64_t>();
+      // The submitted method's intervals are in its entry of the methods list.
+      for (const auto& m : summary.value("methods", nlohmann::json::array())) {
+        if (!m.is_object() || m.value("name", "") != r.best_method) continue;
+        auto interval = [&](const char* key) {
+          MetricInterval i;
+          if (m.contains(key) && m[key].is_object())
+            i.low = number_at(m[key], "low"), i.high = number_at(m[key], "high");
+          return i;
+        };
+        r.srcc_interval = interval("srcc");
+        r.plcc_interval = interval("plcc");
+        r.acc_interval = interval("acc");
+        r.final_interval = interval("final");
+      }
     }
     results.push_back(std::move(r));
   }
@@ -80,15 +96,46 @@ std::string sweep_csv(const std::vector<TrialResult>& results) {
   auto number = [](const std::optional<double>& v) {
     return v ? fmt::format("{:.6f}", *v) : std::string();
   };
-  std::string csv = "trial,overrides,best,srcc,plcc,acc,final\n";
+  std::string csv =
+      "trial,overrides,best,srcc,plcc,acc,final,srcc_low,srcc_high,plcc_low,plcc_high,acc_low,"
+      "acc_high,final_low,final_high,evaluation_rows\n";
   for (const TrialResult& r : results) {
     std::string overrides;
     for (const auto& o : r.overrides) overrides += (overrides.empty() ? "" : " ") + o;
-    csv += fmt::format("{},{},{},{},{},{},{}\n", csv_field(r.trial), csv_field(overrides),
-                       csv_field(r.best_method), number(r.srcc), number(r.plcc), number(r.acc),
-                       number(r.final_score));
+    csv += fmt::format(
+        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", csv_field(r.trial),
+        csv_field(overrides), csv_field(r.best_method), number(r.srcc), number(r.plcc),
+        number(r.acc), number(r.final_score), number(r.srcc_interval.low),
+        number(r.srcc_interval.high), number(r.plcc_interval.low), number(r.plcc_interval.high),
+        number(r.acc_interval.low), number(r.acc_interval.high), number(r.final_interval.low),
+        number(r.final_interval.high), r.evaluation_rows);
   }
   return csv;
+}
+
+std::string sweep_markdown(std::vector<TrialResult> results) {
+  // Sweep order (t000, t001, ...): an ablation reads as the baseline and then each change.
+  std::sort(results.begin(), results.end(),
+            [](const TrialResult& a, const TrialResult& b) { return a.trial < b.trial; });
+  auto cell = [](const std::optional<double>& v, const MetricInterval& i) {
+    if (!v) return std::string("n/a");
+    if (!i.low || !i.high) return fmt::format("{:.3f}", *v);
+    return fmt::format("{:.3f} [{:.3f}, {:.3f}]", *v, *i.low, *i.high);
+  };
+  std::string md =
+      "| trial | changes | submitted | final | SRCC | PLCC | acc |\n"
+      "| --- | --- | --- | --- | --- | --- | --- |\n";
+  for (const TrialResult& r : results) {
+    std::string overrides;
+    for (const auto& o : r.overrides)
+      overrides += (overrides.empty() ? "" : "<br>") + ("`" + o + "`");
+    if (overrides.empty()) overrides = "(baseline)";
+    md += fmt::format("| {} | {} | {} | {} | {} | {} | {} |\n", r.trial, overrides,
+                      r.best_method.empty() ? "(not finished)" : r.best_method,
+                      cell(r.final_score, r.final_interval), cell(r.srcc, r.srcc_interval),
+                      cell(r.plcc, r.plcc_interval), cell(r.acc, r.acc_interval));
+  }
+  return md;
 }
 
 }  // namespace tokenfocus::launch

@@ -117,7 +117,11 @@ TEST(SweepCollect, BestFirstThenUnfinished) {
         R"({"best": {"name": "ridge", "srcc": 0.7, "plcc": 0.72, "acc": 0.8, "final": 0.755}})");
   trial("t001-b", nullptr);
   trial("t002-c",
-        R"({"best": {"name": "blend", "srcc": 0.8, "plcc": 0.82, "acc": 0.85, "final": 0.83}})");
+        R"({"best": {"name": "blend", "srcc": 0.8, "plcc": 0.82, "acc": 0.85, "final": 0.83},
+            "evaluation_rows": 120,
+            "methods": [{"name": "ridge", "final": {"value": 0.7, "low": 0.6, "high": 0.8}},
+                        {"name": "blend", "srcc": {"value": 0.8, "low": 0.75, "high": 0.85},
+                         "final": {"value": 0.83, "low": 0.79, "high": 0.87}}]})");
   const auto results = collect_sweep(dir.str());
   ASSERT_EQ(results.size(), 3u);
   EXPECT_EQ(results[0].trial, "t002-c");
@@ -125,9 +129,59 @@ TEST(SweepCollect, BestFirstThenUnfinished) {
   EXPECT_EQ(results[2].trial, "t001-b");
   EXPECT_FALSE(results[2].final_score.has_value());
   const std::string csv = sweep_csv(results);
-  EXPECT_EQ(csv.substr(0, csv.find('\n')), "trial,overrides,best,srcc,plcc,acc,final");
-  EXPECT_NE(csv.find("t002-c,optim.lr=1,blend,0.800000,0.820000,0.850000,0.830000"),
-            std::string::npos);
+  EXPECT_EQ(csv.substr(0, csv.find('\n')),
+            "trial,overrides,best,srcc,plcc,acc,final,srcc_low,srcc_high,plcc_low,plcc_high,"
+            "acc_low,acc_high,final_low,final_high,evaluation_rows");
+  EXPECT_NE(csv.find("t002-c,optim.lr=1,blend,0.800000,0.820000,0.850000,0.830000,0.750000,"
+                     "0.850000,,,,,0.790000,0.870000,120"),
+            std::string::npos)
+      << csv;
+  // The Markdown table lists trials in sweep order, with the submitted method's intervals.
+  const std::string md = sweep_markdown(results);
+  EXPECT_LT(md.find("| t000-a |"), md.find("| t002-c |"));
+  EXPECT_NE(md.find("| t002-c | `optim.lr=1` | blend | 0.830 [0.790, 0.870] | 0.800 [0.750, "
+                    "0.850] | 0.820 | 0.850 |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| t001-b | `optim.lr=1` | (not finished) | n/a |"), std::string::npos) << md;
+}
+
+TEST(Sweep, VariantsAreOneTrialEachNamedByTheVariant) {
+  TempDir dir("sweep-variants");
+  const std::string path = write(dir, "c.yaml", R"(sweep:
+  method: variants
+  variants:
+    - {name: baseline}
+    - {name: no-ps, set: ["loss.ps_weight=0"]}
+    - {name: flags, set: ["data.element_flags=[{flag: split_confidence, equals: 0, weight: 0.5}]",
+                          "optim.lr=3e-4"]}
+)");
+  const auto trials = expand_sweep(path, {}, "out");
+  ASSERT_EQ(trials.size(), 3u);
+  EXPECT_EQ(trials[0].name, "t000-baseline");
+  EXPECT_TRUE(trials[0].overrides.empty());
+  EXPECT_EQ(trials[2].name, "t002-flags");
+  const auto c = config::load_run_config(path, trial_overrides(trials[2], {}, "out"));
+  ASSERT_EQ(c.config.data.element_flags.size(), 1u);
+  EXPECT_EQ(c.config.data.element_flags[0].flag, "split_confidence");
+  EXPECT_DOUBLE_EQ(c.config.data.element_flags[0].weight, 0.5);
+  EXPECT_DOUBLE_EQ(c.config.optim.lr, 3e-4);
+  // A bad override names the trial's change; a repeated or unsafe name is refused.
+  const std::string bad = write(dir, "b.yaml", R"(sweep:
+  method: variants
+  variants: [{name: x, set: ["data.element_flags=[{flag: confidence}]"]}]
+)");
+  EXPECT_THROW(expand_sweep(bad, {}, "out"), UserError);
+  const std::string twice = write(dir, "t.yaml", R"(sweep:
+  method: variants
+  variants: [{name: x}, {name: x}]
+)");
+  EXPECT_THROW(expand_sweep(twice, {}, "out"), UserError);
+  const std::string unsafe = write(dir, "u.yaml", R"(sweep:
+  method: variants
+  variants: [{name: "../x"}]
+)");
+  EXPECT_THROW(expand_sweep(unsafe, {}, "out"), UserError);
 }
 
 }  // namespace
