@@ -3,6 +3,8 @@
 #include <filesystem>
 #include <functional>
 #include <limits>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -338,13 +340,18 @@ int for_each_selected_fold(const config::ResolvedRunConfig& resolved,
   std::vector<int64_t> fold_list = run.folds.only;
   if (fold_list.empty())
     for (int64_t k = 0; k < run.folds.k; ++k) fold_list.push_back(k);
+  // Every selected backbone's tokenizer, label sets and pseudo-label values are checked before the
+  // first fold trains: a label that is not one token fails at start-up, not hours later.
+  std::vector<std::pair<const config::BackboneConfig*, BackboneText>> selected;
   for (const auto& b : run.backbones) {
     if (!selection.backbone.empty() && b.name != selection.backbone) continue;
-    const BackboneText text = load_text(b, run);
-    check_pseudo_label_values(dataset, b, text.overall_labels);
+    selected.emplace_back(&b, load_text(b, run));
+    check_pseudo_label_values(dataset, b, selected.back().second.overall_labels);
+  }
+  for (const auto& [b, text] : selected) {
     for (int64_t fold : fold_list) {
       if (selection.fold && fold != *selection.fold) continue;
-      const int code = work(b, text, fold, dataset, folds);
+      const int code = work(*b, text, fold, dataset, folds);
       if (code != kExitOk) return code;
     }
   }

@@ -66,19 +66,23 @@ grep -q "digits/fold0 epoch 1/1 step 3/3" "$work/teacher.log" \
   || { echo "the pseudo-labelled samples did not join training:"; cat "$work/student.log"; exit 1; }
 
 # Bad settings fail before training, naming the key.
-expect_error() {  # expect_error FRAGMENT OVERRIDE...
-  local fragment=$1; shift
-  if "$exe" train "$work/student.yaml" --set output.run_dir="$work/bad" "$@" > "$work/bad.log" 2>&1; then
+expect_error() {  # expect_error CONFIG FRAGMENT OVERRIDE...
+  local config=$1 fragment=$2; shift 2
+  rm -rf "$work/bad"
+  if "$exe" train "$config" --set output.run_dir="$work/bad" "$@" > "$work/bad.log" 2>&1; then
     echo "accepted: $*"; exit 1
   fi
   grep -qF "$fragment" "$work/bad.log" || { echo "wanted '$fragment':"; cat "$work/bad.log"; exit 1; }
   ! grep -q "epoch 1" "$work/bad.log" || { echo "trained before failing:"; cat "$work/bad.log"; exit 1; }
 }
-expect_error "has labels; data.pseudo_labels.records must hold unlabelled records" \
+expect_error "$work/student.yaml" "has labels; data.pseudo_labels.records must hold unlabelled records" \
   --set "data.pseudo_labels={predictions: $work/teacher/predictions/words, records: $work/data/train.json}"
-expect_error "is a submission, which has no label probabilities" \
+expect_error "$work/student.yaml" "is a submission, which has no label probabilities" \
   --set "data.pseudo_labels={predictions: $work/teacher/submission/output.json, min_confidence: 0.5}"
-expect_error "data.element_flags.0.flag" --set "data.element_flags=[{flag: confidence}]"
+expect_error "$work/student.yaml" "data.element_flags.0.flag" --set "data.element_flags=[{flag: confidence}]"
+# The second backbone's label that is not one token stops the run before the first one trains.
+expect_error "$work/teacher.yaml" 'backbones.1.overall_labels.labels[4] = "superb" is not a single token' \
+  --set "backbones.1.overall_labels.labels=[bad, poor, fair, good, superb]"
 
 "$python" - "$work" <<'PY'
 import glob, json, sys
