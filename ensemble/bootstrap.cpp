@@ -1,6 +1,7 @@
 #include "ensemble/bootstrap.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <limits>
@@ -42,9 +43,14 @@ std::vector<uint32_t> bootstrap_draw(size_t n, uint64_t seed, int64_t draw) {
   return indices;
 }
 
-std::vector<MetricIntervals> bootstrap_metrics(const EvaluationSet& truth,
-                                               const std::vector<AlignedPrediction>& predictions,
-                                               const BootstrapOptions& options) {
+namespace {
+
+// values[m][metric][draw]: every metric of every prediction on every bootstrap draw.
+using DrawValues = std::vector<std::vector<std::vector<double>>>;
+
+DrawValues draw_values(const EvaluationSet& truth,
+                       const std::vector<AlignedPrediction>& predictions,
+                       const BootstrapOptions& options) {
   const size_t n = truth.size(), models = predictions.size();
   const int64_t draws = options.samples;
   // Per record: number of elements and, per model, how many of them it gets right; accuracy of a
@@ -61,9 +67,7 @@ std::vector<MetricIntervals> bootstrap_metrics(const EvaluationSet& truth,
       correct[m][i] = c;
     }
   }
-  // values[m][metric][draw]
-  std::vector<std::vector<std::vector<double>>> values(
-      models, std::vector<std::vector<double>>(kMetrics, std::vector<double>(draws)));
+  DrawValues values(models, std::vector<std::vector<double>>(kMetrics, std::vector<double>(draws)));
   std::atomic<int64_t> next{0};
   auto worker = [&] {
     std::vector<double> gt(n), pred(n);
@@ -100,17 +104,49 @@ std::vector<MetricIntervals> bootstrap_metrics(const EvaluationSet& truth,
   for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
   worker();
   for (auto& t : pool) t.join();
+  return values;
+}
 
-  std::vector<MetricIntervals> out(models);
-  for (size_t m = 0; m < models; ++m) {
-    const Metrics point = evaluate(truth, predictions[m], options.direction);
-    const double points[kMetrics] = {point.srcc, point.plcc, point.krcc,
-                                     point.rmse, point.acc,  point.final};
-    Interval* slots[kMetrics] = {&out[m].srcc, &out[m].plcc, &out[m].krcc,
-                                 &out[m].rmse, &out[m].acc,  &out[m].final};
-    for (int k = 0; k < kMetrics; ++k) {
+std::array<double, kMetrics> point_values(const EvaluationSet& truth,
+                                          const AlignedPrediction& prediction,
+                                          PlccDirection direction) {
+  const Metrics m = evaluate(truth, prediction, direction);
+  return {m.srcc, m.plcc, m.krcc, m.rmse, m.acc, m.final};
+}
+
+std::array<Interval*, kMetrics> slots_of(MetricIntervals& out) {
+  return {&out.srcc, &out.plcc, &out.krcc, &out.rmse, &out.acc, &out.final};
+}
+
+}  // namespace
+
+std::vector<MetricIntervals> bootstrap_metrics(const EvaluationSet& truth,
+                                               const std::vector<AlignedPrediction>& predictions,
+                                               const BootstrapOptions& options) {
+  const DrawValues values = draw_values(truth, predictions, options);
+  std::vector<MetricIntervals> out(predictions.size());
+  for (size_t m = 0; m < predictions.size(); ++m) {
+    const auto points = point_values(truth, predictions[m], options.direction);
+    const auto slots = slots_of(out[m]);
+    for (int k = 0; k < kMetrics; ++k)
       *slots[k] = make_interval(points[k], values[m][k], options.confidence);
-    }
+  }
+  return out;
+}
+
+MetricIntervals paired_differences(const EvaluationSet& truth, const AlignedPrediction& baseline,
+                                   const AlignedPrediction& other,
+                                   const BootstrapOptions& options) {
+  const DrawValues values = draw_values(truth, {baseline, other}, options);
+  const auto base = point_values(truth, baseline, options.direction);
+  const auto changed = point_values(truth, other, options.direction);
+  MetricIntervals out;
+  const auto slots = slots_of(out);
+  for (int k = 0; k < kMetrics; ++k) {
+    std::vector<double> difference(values[0][k].size());
+    for (size_t d = 0; d < difference.size(); ++d)
+      difference[d] = values[1][k][d] - values[0][k][d];
+    *slots[k] = make_interval(changed[k] - base[k], difference, options.confidence);
   }
   return out;
 }

@@ -35,6 +35,13 @@ std::vector<MetricIntervals> bootstrap_metrics(const EvaluationSet& truth,
                                                const std::vector<AlignedPrediction>& predictions,
                                                const BootstrapOptions& options);
 
+// Paired bootstrap of `other` against `baseline` on the same rows and the same draws: each interval
+// is of metric(other) − metric(baseline), its point the difference on all rows. Far narrower than
+// the two separate intervals when the predictions are correlated (an ablation's trials), so a
+// change whose interval excludes 0 is one the rows support.
+MetricIntervals paired_differences(const EvaluationSet& truth, const AlignedPrediction& baseline,
+                                   const AlignedPrediction& other, const BootstrapOptions& options);
+
 // Record indices of draw `draw` (a pure function of seed and draw number).
 std::vector<uint32_t> bootstrap_draw(size_t n, uint64_t seed, int64_t draw);
 

@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/log.h"
+#include "ensemble/run_comparison.h"
 
 namespace tokenfocus::launch {
 namespace {
@@ -34,6 +36,31 @@ std::string csv_field(const std::string& s) {
   std::string out = "\"";
   for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
   return out + "\"";
+}
+
+// The baseline is the first trial (in sweep order) that changes nothing.
+void add_paired_differences(const std::string& sweep_dir, std::vector<TrialResult>& results) {
+  const TrialResult* baseline = nullptr;
+  for (const auto& r : results)
+    if (r.overrides.empty() && r.final_score && (!baseline || r.trial < baseline->trial))
+      baseline = &r;
+  if (!baseline) return;
+  const auto base =
+      ensemble::read_submitted_predictions((fs::path(sweep_dir) / baseline->trial).string());
+  ensemble::BootstrapOptions options;
+  options.samples = kPairedBootstrapSamples;
+  for (auto& r : results) {
+    if (&r == baseline || !r.final_score) continue;
+    const auto other =
+        ensemble::read_submitted_predictions((fs::path(sweep_dir) / r.trial).string());
+    try {
+      const auto d = ensemble::compare_runs(base, other, options);
+      r.final_vs_baseline = PairedDifference{d.final.point, d.final.low, d.final.high};
+      r.srcc_vs_baseline = PairedDifference{d.srcc.point, d.srcc.low, d.srcc.high};
+    } catch (const UserError& e) {
+      log::warn("sweep --collect: {} not compared with {}: {}", r.trial, baseline->trial, e.what());
+    }
+  }
 }
 
 }  // namespace
@@ -84,6 +111,7 @@ std::vector<TrialResult> collect_sweep(const std::string& sweep_dir) {
     }
     results.push_back(std::move(r));
   }
+  add_paired_differences(sweep_dir, results);
   std::sort(results.begin(), results.end(), [](const TrialResult& a, const TrialResult& b) {
     if (a.final_score.has_value() != b.final_score.has_value()) return a.final_score.has_value();
     if (a.final_score && *a.final_score != *b.final_score) return *a.final_score > *b.final_score;
@@ -98,17 +126,23 @@ std::string sweep_csv(const std::vector<TrialResult>& results) {
   };
   std::string csv =
       "trial,overrides,best,srcc,plcc,acc,final,srcc_low,srcc_high,plcc_low,plcc_high,acc_low,"
-      "acc_high,final_low,final_high,evaluation_rows\n";
+      "acc_high,final_low,final_high,evaluation_rows,final_vs_baseline,final_vs_baseline_low,"
+      "final_vs_baseline_high\n";
   for (const TrialResult& r : results) {
     std::string overrides;
     for (const auto& o : r.overrides) overrides += (overrides.empty() ? "" : " ") + o;
+    const auto& d = r.final_vs_baseline;
+    auto part = [&](double PairedDifference::*field) {
+      return d ? number((*d).*field) : std::string();
+    };
     csv += fmt::format(
-        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", csv_field(r.trial),
+        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", csv_field(r.trial),
         csv_field(overrides), csv_field(r.best_method), number(r.srcc), number(r.plcc),
         number(r.acc), number(r.final_score), number(r.srcc_interval.low),
         number(r.srcc_interval.high), number(r.plcc_interval.low), number(r.plcc_interval.high),
         number(r.acc_interval.low), number(r.acc_interval.high), number(r.final_interval.low),
-        number(r.final_interval.high), r.evaluation_rows);
+        number(r.final_interval.high), r.evaluation_rows, part(&PairedDifference::value),
+        part(&PairedDifference::low), part(&PairedDifference::high));
   }
   return csv;
 }
@@ -122,17 +156,25 @@ std::string sweep_markdown(std::vector<TrialResult> results) {
     if (!i.low || !i.high) return fmt::format("{:.3f}", *v);
     return fmt::format("{:.3f} [{:.3f}, {:.3f}]", *v, *i.low, *i.high);
   };
+  auto difference = [](const std::optional<PairedDifference>& d) {
+    if (!d) return std::string("");
+    const bool supported = d->low > 0 || d->high < 0;  // the interval excludes 0
+    return fmt::format("{}{:+.3f} [{:+.3f}, {:+.3f}]{}", supported ? "**" : "", d->value, d->low,
+                       d->high, supported ? "**" : "");
+  };
   std::string md =
-      "| trial | changes | submitted | final | SRCC | PLCC | acc |\n"
-      "| --- | --- | --- | --- | --- | --- | --- |\n";
+      "| trial | changes | submitted | final | Δ final vs baseline | Δ SRCC vs baseline | SRCC | "
+      "PLCC | acc |\n"
+      "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
   for (const TrialResult& r : results) {
     std::string overrides;
     for (const auto& o : r.overrides)
       overrides += (overrides.empty() ? "" : "<br>") + ("`" + o + "`");
     if (overrides.empty()) overrides = "(baseline)";
-    md += fmt::format("| {} | {} | {} | {} | {} | {} | {} |\n", r.trial, overrides,
+    md += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", r.trial, overrides,
                       r.best_method.empty() ? "(not finished)" : r.best_method,
-                      cell(r.final_score, r.final_interval), cell(r.srcc, r.srcc_interval),
+                      cell(r.final_score, r.final_interval), difference(r.final_vs_baseline),
+                      difference(r.srcc_vs_baseline), cell(r.srcc, r.srcc_interval),
                       cell(r.plcc, r.plcc_interval), cell(r.acc, r.acc_interval));
   }
   return md;

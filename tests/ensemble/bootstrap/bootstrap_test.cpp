@@ -72,7 +72,7 @@ from scipy.optimize import curve_fit
 def f(X, b1, b2, b3, b4):
     return b2 + np.divide(b1 - b2, 1 + np.exp(np.negative(np.divide(X - b3, np.abs(b4)))))
 gt, off, egt = np.array(data['gt']), data['offsets'], np.array(data['egt'])
-result = []
+result, finals, srccs = [], [], []
 for p in data['preds']:
     s, e = np.array(p['s']), np.array(p['e'])
     right = np.array([np.sum((egt[off[i]:off[i+1]] >= 0.5) == (e[off[i]:off[i+1]] >= 0.5)) for i in range(len(gt))])
@@ -86,6 +86,10 @@ for p in data['preds']:
         srcc.append(r); plcc.append(c); final.append(r / 4 + c / 4 + acc / 2)
     result.append({k: [float(np.percentile(v, 5)), float(np.percentile(v, 95))]
                    for k, v in (('srcc', srcc), ('plcc', plcc), ('final', final))})
+    finals.append(np.array(final)); srccs.append(np.array(srcc))
+# The paired difference of model 1 against model 0 on the same draws.
+result.append({k: [float(np.percentile(v, 5)), float(np.percentile(v, 95))]
+               for k, v in (('final', finals[1] - finals[0]), ('srcc', srccs[1] - srccs[0]))})
 )PY",
                                                        input);
   for (size_t m = 0; m < 2; ++m) {
@@ -96,6 +100,25 @@ for p in data['preds']:
     EXPECT_NEAR(ours[m].final.low, reference[m]["final"][0].get<double>(), 1e-6);
     EXPECT_NEAR(ours[m].final.high, reference[m]["final"][1].get<double>(), 1e-6);
   }
+  // Paired: percentiles of the per-draw differences, point = the difference on all rows.
+  const auto paired = paired_differences(truth, predictions[0], predictions[1], options);
+  EXPECT_NEAR(paired.final.low, reference[2]["final"][0].get<double>(), 1e-6);
+  EXPECT_NEAR(paired.final.high, reference[2]["final"][1].get<double>(), 1e-6);
+  EXPECT_NEAR(paired.srcc.low, reference[2]["srcc"][0].get<double>(), 1e-6);
+  EXPECT_NEAR(paired.srcc.high, reference[2]["srcc"][1].get<double>(), 1e-6);
+  EXPECT_NEAR(paired.final.point, ours[1].final.point - ours[0].final.point, 1e-12);
+  // For a close variant of a prediction (an ablation's trials are), far narrower than its own
+  // interval: the noise the draws share cancels.
+  AlignedPrediction variant = predictions[0];
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> g(0, 0.05);
+  for (auto& s : variant.score) s += g(rng);
+  const auto close = paired_differences(truth, predictions[0], variant, options);
+  EXPECT_LT(close.final.high - close.final.low, 0.5 * (ours[0].final.high - ours[0].final.low));
+  // A prediction against itself differs by exactly 0 on every draw.
+  const auto same = paired_differences(truth, predictions[0], predictions[0], options);
+  EXPECT_EQ(same.final.low, 0.0);
+  EXPECT_EQ(same.final.high, 0.0);
 }
 
 }  // namespace

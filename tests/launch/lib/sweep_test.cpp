@@ -131,15 +131,16 @@ TEST(SweepCollect, BestFirstThenUnfinished) {
   const std::string csv = sweep_csv(results);
   EXPECT_EQ(csv.substr(0, csv.find('\n')),
             "trial,overrides,best,srcc,plcc,acc,final,srcc_low,srcc_high,plcc_low,plcc_high,"
-            "acc_low,acc_high,final_low,final_high,evaluation_rows");
+            "acc_low,acc_high,final_low,final_high,evaluation_rows,final_vs_baseline,"
+            "final_vs_baseline_low,final_vs_baseline_high");
   EXPECT_NE(csv.find("t002-c,optim.lr=1,blend,0.800000,0.820000,0.850000,0.830000,0.750000,"
-                     "0.850000,,,,,0.790000,0.870000,120"),
+                     "0.850000,,,,,0.790000,0.870000,120,,,"),
             std::string::npos)
       << csv;
   // The Markdown table lists trials in sweep order, with the submitted method's intervals.
   const std::string md = sweep_markdown(results);
   EXPECT_LT(md.find("| t000-a |"), md.find("| t002-c |"));
-  EXPECT_NE(md.find("| t002-c | `optim.lr=1` | blend | 0.830 [0.790, 0.870] | 0.800 [0.750, "
+  EXPECT_NE(md.find("| t002-c | `optim.lr=1` | blend | 0.830 [0.790, 0.870] |  |  | 0.800 [0.750, "
                     "0.850] | 0.820 | 0.850 |"),
             std::string::npos)
       << md;
