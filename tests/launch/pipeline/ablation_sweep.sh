@@ -6,23 +6,13 @@
 set -euo pipefail
 exe=$(readlink -f "$1")
 python=$2
-repo=$(pwd)
 work=$(mktemp -d /tmp/tokenfocus-ablation.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-cat > "$work/ablation.yaml" <<YAML
+source "$(dirname "$0")/tiny_run.sh"
+{ tiny_run_sections "$work"; cat <<YAML
 name: ablation-test
-data:
-  train_records: $work/data/train.json
-  test_records: $work/data/test.json
-  image_root: $work/data
-  synthetic: {train_samples: 36, test_samples: 6, seed: 5}
 backbones:
-  - {name: tiny, model_dir: $work/models/tiny, tokenizer: $work/data/tokenizer.json,
-     init_config: $repo/configs/models/tiny-qwen2-vl.json, finetune: full, freeze_vision: false,
-     image: {min_pixels: 3136, max_pixels: 3136}}
-optim: {epochs: 1, micro_batch_size: 4, lr: 0.001}
-folds: {k: 3}
-ensemble: {bootstrap_samples: 50}
+  - {name: tiny, $(tiny_backbone "$work")}
 output: {run_dir: $work/run, log_every_steps: 10}
 sweep:
   method: variants
@@ -30,6 +20,7 @@ sweep:
     - {name: baseline}
     - {name: tf-only, set: ["loss.ps_weight=0"]}
 YAML
+} > "$work/ablation.yaml"
 "$exe" sweep "$work/ablation.yaml" --out "$work/sweep" --local --ranks 2 > "$work/sweep.log" 2>&1 \
   || { cat "$work/sweep.log"; exit 1; }
 "$exe" sweep --collect "$work/sweep" > "$work/collect.log" 2>&1 || { cat "$work/collect.log"; exit 1; }

@@ -6,26 +6,17 @@
 set -euo pipefail
 exe=$(readlink -f "$1")
 python=$2
-repo=$(pwd)
 work=$(mktemp -d /tmp/tokenfocus-no-elements.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-cat > "$work/run.yaml" <<YAML
+source "$(dirname "$0")/tiny_run.sh"
+{ tiny_run_sections "$work"; cat <<YAML
 name: no-elements
-data:
-  train_records: $work/data/train.json
-  test_records: $work/data/test.json
-  image_root: $work/data
-  synthetic: {train_samples: 36, test_samples: 6, seed: 5}
 backbones:
-  - {name: tiny, model_dir: $work/models/tiny, tokenizer: $work/data/tokenizer.json,
-     init_config: $repo/configs/models/tiny-qwen2-vl.json, finetune: full, freeze_vision: false,
-     image: {min_pixels: 3136, max_pixels: 3136}}
+  - {name: tiny, $(tiny_backbone "$work")}
 prompt: {element_questions: false}
-optim: {epochs: 1, micro_batch_size: 4, lr: 0.001}
-folds: {k: 3}
-ensemble: {bootstrap_samples: 50}
 output: {run_dir: $work/run, log_every_steps: 10}
 YAML
+} > "$work/run.yaml"
 "$exe" launch "$work/run.yaml" --local --ranks 2 > "$work/launch.log" 2>&1 || { cat "$work/launch.log"; exit 1; }
 notice=$(grep -n "launch: prompt.element_questions is false" "$work/launch.log" | cut -d: -f1 | head -1)
 train=$(grep -n "stage train" "$work/launch.log" | cut -d: -f1 | head -1)

@@ -11,24 +11,11 @@
 set -euo pipefail
 exe=$(readlink -f "$1")
 python=$2
-repo=$(pwd)
 work=$(mktemp -d /tmp/tokenfocus-pseudo.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-common() {
-  cat <<YAML
-data:
-  train_records: $work/data/train.json
-  test_records: $work/data/test.json
-  image_root: $work/data
-  synthetic: {train_samples: 36, test_samples: 8, seed: 5}
-optim: {epochs: 1, micro_batch_size: 4, lr: 0.001}
-folds: {k: 3}
-ensemble: {bootstrap_samples: 50}
-YAML
-}
-tiny="model_dir: $work/models/tiny, tokenizer: $work/data/tokenizer.json,
-     init_config: $repo/configs/models/tiny-qwen2-vl.json, finetune: full, freeze_vision: false,
-     image: {min_pixels: 3136, max_pixels: 3136}"
+source "$(dirname "$0")/tiny_run.sh"
+common() { tiny_run_sections "$work" 8; }
+tiny=$(tiny_backbone "$work")
 { common; cat <<YAML
 name: teacher
 backbones:
