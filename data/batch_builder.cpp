@@ -72,6 +72,14 @@ std::vector<float> target_distribution(const std::vector<double>& label_values,
   return p;
 }
 
+void check_soft_target(const SoftTarget& target, const LabelSet& labels) {
+  if (target.label_values != labels.values)
+    throw_user_error(
+        "its pseudo-label is over label values [{}], the overall label set has [{}] "
+        "(data.pseudo_labels must come from a teacher with the same label values)",
+        fmt::join(target.label_values, ", "), fmt::join(labels.values, ", "));
+}
+
 BatchBuilderOptions BatchBuilderOptions::for_prompt(const config::PromptConfig& prompt,
                                                     ChatTemplateKind chat_template) {
   BatchBuilderOptions options;
@@ -131,12 +139,7 @@ PreparedSample BatchBuilder::prepare(const Record& record, int64_t record_index,
   set_targets(overall, overall_labels_, record.annotator_scores, record.mos, options_.soft_targets);
   if (!record.overall_target.probabilities.empty() && options_.soft_targets) {
     // A pseudo-label from a store: the teacher's own q is the soft target.
-    if (record.overall_target.label_values != overall_labels_.values)
-      throw_user_error(
-          "its pseudo-label is over label values [{}], the overall label set has [{}] "
-          "(data.pseudo_labels must come from a teacher with the same label values)",
-          fmt::join(record.overall_target.label_values, ", "),
-          fmt::join(overall_labels_.values, ", "));
+    check_soft_target(record.overall_target, overall_labels_);
     overall.target_distribution.assign(record.overall_target.probabilities.begin(),
                                        record.overall_target.probabilities.end());
   }

@@ -64,6 +64,10 @@ decltype(auto) in_record_context(int64_t index, const Record& record, Step&& ste
 std::vector<float> target_distribution(const std::vector<double>& label_values,
                                        const std::vector<double>& annotators, double mean,
                                        bool soft);
+// UserError unless a teacher's distribution (data.pseudo_labels) is over `labels`' values: it can
+// then stand in as the soft target of the overall question.
+void check_soft_target(const SoftTarget& target, const LabelSet& labels);
+
 // Index of the label whose value is nearest to `value` (ties: the larger value).
 int64_t nearest_label(const std::vector<double>& label_values, double value);
 

@@ -7,7 +7,6 @@
 #include <vector>
 
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
@@ -85,13 +84,14 @@ Dataset read_dataset(const config::DataConfig& data) {
 void check_pseudo_label_values(const Dataset& dataset, const config::BackboneConfig& b,
                                const data::LabelSet& overall) {
   for (size_t i = dataset.train.size(); i < dataset.fit.size(); ++i) {
-    const auto& target = dataset.fit[i].overall_target;
-    if (!target.probabilities.empty() && target.label_values != overall.values)
-      throw_user_error(
-          "data.pseudo_labels: the teacher's label values [{}] differ from backbone {}'s overall "
-          "label set [{}]; use a teacher with the same values (or a submission, which has only "
-          "scores)",
-          fmt::join(target.label_values, ", "), b.name, fmt::join(overall.values, ", "));
+    const data::Record& record = dataset.fit[i];
+    if (record.overall_target.probabilities.empty()) continue;
+    try {
+      data::in_record_context(static_cast<int64_t>(i - dataset.train.size()), record,
+                              [&] { data::check_soft_target(record.overall_target, overall); });
+    } catch (const UserError& e) {
+      throw UserError(fmt::format("backbone {}: data.pseudo_labels {}", b.name, e.what()));
+    }
   }
 }
 

@@ -67,6 +67,12 @@ expect_error "$work/student.yaml" "has labels; data.pseudo_labels.records must h
 expect_error "$work/student.yaml" "is a submission, which has no label probabilities" \
   --set "data.pseudo_labels={predictions: $work/teacher/submission/output.json, min_confidence: 0.5}"
 expect_error "$work/student.yaml" "data.element_flags.0.flag" --set "data.element_flags=[{flag: confidence}]"
+# A teacher over other label values than the student's cannot be its soft target.
+expect_error "$work/student.yaml" "backbone digits: data.pseudo_labels record 0 (img_path" \
+  --set "data.pseudo_labels={predictions: $work/teacher/predictions/words}" \
+  --set "prompt.overall_labels={labels: ['1', '2', '3', '4', '5'], values: [0, 1, 2, 3, 4]}"
+grep -qF "its pseudo-label is over label values [1, 2, 3, 4, 5], the overall label set has [0, 1, 2, 3, 4]" \
+  "$work/bad.log" || { echo "no label values in:"; cat "$work/bad.log"; exit 1; }
 # The second backbone's label that is not one token stops the run before the first one trains.
 expect_error "$work/teacher.yaml" 'backbones.1.overall_labels.labels[4] = "superb" is not a single token' \
   --set "backbones.1.overall_labels.labels=[bad, poor, fair, good, superb]"
