@@ -45,21 +45,20 @@ Teacher teacher_from_stores(const std::vector<FoldPredictions>& folds,
       const std::vector<double> q(
           p.label_probs.begin() + static_cast<std::ptrdiff_t>(i * p.num_labels),
           p.label_probs.begin() + static_cast<std::ptrdiff_t>((i + 1) * p.num_labels));
-      auto [it, first_fold] = teacher.by_key.emplace(p.keys[i], Teaching{0, q, keys, {}});
+      // The first fold's row starts the sums; later folds must predict the same elements.
+      auto [it, first_fold] = teacher.by_key.emplace(
+          p.keys[i],
+          Teaching{0, std::vector<double>(q.size()), keys, std::vector<double>(probs.size())});
       Teaching& t = it->second;
       if (!first_fold && t.element_keys != keys)
         throw_user_error("{}: sample '{}' has other elements in fold {}", source, p.keys[i],
                          fold.fold);
-      if (first_fold) t.q.assign(q.size(), 0.0), t.element_prob.assign(probs.size(), 0.0);
       const double n = static_cast<double>(folds.size());
       t.score += p.score[i] / n;
       for (size_t k = 0; k < q.size(); ++k) t.q[k] += q[k] / n;
       for (size_t e = 0; e < probs.size(); ++e) t.element_prob[e] += probs[e] / n;
     }
   }
-  for (const auto& [key, t] : teacher.by_key)
-    if (t.element_prob.size() != t.element_keys.size())
-      throw_internal_error("{}: '{}' element arrays differ", source, key);
   return teacher;
 }
 
