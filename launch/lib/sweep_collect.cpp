@@ -55,8 +55,8 @@ void add_paired_differences(const std::string& sweep_dir, std::vector<TrialResul
         ensemble::read_submitted_predictions((fs::path(sweep_dir) / r.trial).string());
     try {
       const auto d = ensemble::compare_runs(base, other, options);
-      r.final_vs_baseline = PairedDifference{d.final.point, d.final.low, d.final.high};
-      r.srcc_vs_baseline = PairedDifference{d.srcc.point, d.srcc.low, d.srcc.high};
+      r.final_vs_baseline = d.final;
+      r.srcc_vs_baseline = d.srcc;
     } catch (const UserError& e) {
       log::warn("sweep --collect: {} not compared with {}: {}", r.trial, baseline->trial, e.what());
     }
@@ -132,7 +132,7 @@ std::string sweep_csv(const std::vector<TrialResult>& results) {
     std::string overrides;
     for (const auto& o : r.overrides) overrides += (overrides.empty() ? "" : " ") + o;
     const auto& d = r.final_vs_baseline;
-    auto part = [&](double PairedDifference::*field) {
+    auto part = [&](double ensemble::Interval::*field) {
       return d ? number((*d).*field) : std::string();
     };
     csv += fmt::format(
@@ -141,8 +141,8 @@ std::string sweep_csv(const std::vector<TrialResult>& results) {
         number(r.acc), number(r.final_score), number(r.srcc_interval.low),
         number(r.srcc_interval.high), number(r.plcc_interval.low), number(r.plcc_interval.high),
         number(r.acc_interval.low), number(r.acc_interval.high), number(r.final_interval.low),
-        number(r.final_interval.high), r.evaluation_rows, part(&PairedDifference::value),
-        part(&PairedDifference::low), part(&PairedDifference::high));
+        number(r.final_interval.high), r.evaluation_rows, part(&ensemble::Interval::point),
+        part(&ensemble::Interval::low), part(&ensemble::Interval::high));
   }
   return csv;
 }
@@ -156,10 +156,10 @@ std::string sweep_markdown(std::vector<TrialResult> results) {
     if (!i.low || !i.high) return fmt::format("{:.3f}", *v);
     return fmt::format("{:.3f} [{:.3f}, {:.3f}]", *v, *i.low, *i.high);
   };
-  auto difference = [](const std::optional<PairedDifference>& d) {
+  auto difference = [](const std::optional<ensemble::Interval>& d) {
     if (!d) return std::string("");
     const bool supported = d->low > 0 || d->high < 0;  // the interval excludes 0
-    return fmt::format("{}{:+.3f} [{:+.3f}, {:+.3f}]{}", supported ? "**" : "", d->value, d->low,
+    return fmt::format("{}{:+.3f} [{:+.3f}, {:+.3f}]{}", supported ? "**" : "", d->point, d->low,
                        d->high, supported ? "**" : "");
   };
   std::string md =

@@ -5,16 +5,13 @@
 #include <string>
 #include <vector>
 
+#include "ensemble/bootstrap.h"
+
 namespace tokenfocus::launch {
 
 // A metric of the submitted method with its bootstrap percentile interval (summary.json).
 struct MetricInterval {
   std::optional<double> low, high;
-};
-
-// A trial's final score minus the baseline trial's, paired bootstrap on the same rows.
-struct PairedDifference {
-  double value = 0, low = 0, high = 0;
 };
 
 struct TrialResult {
@@ -25,8 +22,8 @@ struct TrialResult {
   MetricInterval srcc_interval, plcc_interval, acc_interval, final_interval;
   int64_t evaluation_rows = 0;
   // Against the sweep's baseline (the trial without overrides, e.g. a variant without `set`), when
-  // both finished on the same evaluation rows: final and SRCC differences.
-  std::optional<PairedDifference> final_vs_baseline, srcc_vs_baseline;
+  // both finished on the same evaluation rows: final and SRCC differences, paired bootstrap.
+  std::optional<ensemble::Interval> final_vs_baseline, srcc_vs_baseline;
 };
 
 // B of the paired bootstrap that sweep --collect runs against the baseline (seed 0, 95 %).
