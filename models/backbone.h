@@ -36,6 +36,14 @@ struct FullForwardOutputs {
   std::vector<torch::Tensor> hidden_states;
 };
 
+// What a backbone has run since construction (or reset): benchmarks turn it into FLOPs, tests
+// check that the vision tower ran once per distinct image.
+struct BackboneCounters {
+  int64_t vision_calls = 0;    // forwards of the vision tower
+  int64_t vision_images = 0;   // images (InternVL: tiles) they processed
+  int64_t decoder_tokens = 0;  // rows x positions the decoder layers ran over
+};
+
 class Backbone : public torch::nn::Module {
  public:
   // Every position's logits: parity checks and `debug forward`.
@@ -52,6 +60,12 @@ class Backbone : public torch::nn::Module {
   virtual void set_gradient_checkpointing(bool enabled) = 0;
   // Vision tower frozen (no gradients); the merger (projector into the LLM) stays trainable.
   virtual void freeze_vision(bool frozen) = 0;
+
+  const BackboneCounters& counters() const { return counters_; }
+  void reset_counters() { counters_ = {}; }
+
+ protected:
+  BackboneCounters counters_;
 };
 
 // Runs `block(input)` without keeping its activations; backward re-runs it with grad enabled and

@@ -5,18 +5,12 @@
 
 #include "common/error.h"
 #include "models/internlm2_decoder.h"
+#include "models/packed_row.h"
 #include "models/qwen2_decoder.h"
 #include "models/state_dict.h"
 
 namespace tokenfocus::models {
 namespace {
-
-// [B,S] positions 0..S-1 in every row.
-torch::Tensor arange_positions(const torch::Tensor& ids) {
-  return torch::arange(ids.size(1), ids.options().dtype(torch::kLong))
-      .unsqueeze(0)
-      .expand({ids.size(0), ids.size(1)});
-}
 
 // Qwen2ForCausalLM: `model.*` is the shared Qwen2 decoder (its M-RoPE with all bands on one id row
 // is plain RoPE), `lm_head`.
@@ -127,6 +121,8 @@ void InternVLBackbone::freeze_vision(bool frozen) {
 
 torch::Tensor InternVLBackbone::tile_features(const torch::Tensor& pixel_values,
                                               InternVLVisionTrace* trace) {
+  ++counters_.vision_calls;
+  counters_.vision_images += pixel_values.size(0);
   const int64_t layers = config_.vision.num_hidden_layers;
   // select_layer indexes output_hidden_states ([0] = embeddings ... [L] = last layer).
   const int64_t used =
@@ -164,7 +160,7 @@ InternVLBackbone::Prepared InternVLBackbone::prepare(const ModelInputs& inputs) 
   if (ids.numel() > 0 && (ids.min().item<int64_t>() < 0 || ids.max().item<int64_t>() >= vocab))
     throw_user_error("model inputs: token ids must lie in [0, {})", vocab);
   out.embeds = language_model->embed(ids);
-  out.position_ids = arange_positions(ids);
+  out.position_ids = packed_positions_1d(out.mask);  // 0..S-1 unless the rows are packed
   const int64_t context_id = config_.img_context_token_id;
   const torch::Tensor context =
       context_id >= 0 ? ids == context_id : torch::zeros_like(ids).to(torch::kBool);
@@ -255,6 +251,7 @@ InternVLBackbone::Prepared InternVLBackbone::prepare(const ModelInputs& inputs) 
 
 FullForwardOutputs InternVLBackbone::forward_full(const ModelInputs& inputs) {
   Prepared prepared = prepare(inputs);
+  counters_.decoder_tokens += inputs.input_ids.numel();
   FullForwardOutputs out;
   const torch::Tensor hidden = language_model->decode(prepared.embeds, prepared.position_ids,
                                                       prepared.mask, &out.hidden_states);
@@ -280,6 +277,8 @@ torch::Tensor InternVLBackbone::hidden_at(const ModelInputs& inputs,
     throw_user_error("hidden_at: a position lies outside the [{}, {}] batch",
                      inputs.input_ids.size(0), inputs.input_ids.size(1));
   Prepared prepared = prepare(inputs);
+  // The decoder stops at the last queried position.
+  counters_.decoder_tokens += inputs.input_ids.size(0) * (columns.max().item<int64_t>() + 1);
   return language_model->decode_at(prepared.embeds, prepared.position_ids, prepared.mask, index);
 }
 

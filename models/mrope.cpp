@@ -26,16 +26,20 @@ RopeIndex get_rope_index(const torch::Tensor& input_ids, const torch::Tensor& at
   if (!image_grid_thw.defined()) {
     // Text only: ids count the real tokens; rows are equal.
     for (int64_t b = 0; b < batch; ++b) {
+      const PackedRow row = packed_row(valid, b, seq);
       // Padded positions hold 1 and count in the maximum, as in Hugging Face.
-      int64_t next = 0, largest = std::numeric_limits<int64_t>::min();
-      for (int64_t s = 0; s < seq; ++s) {
-        if (valid[b][s] == 0) {
-          largest = std::max<int64_t>(largest, 1);
-          continue;
-        }
-        for (int64_t r = 0; r < 3; ++r) pos[r][b][s] = next;
-        largest = std::max(largest, next);
-        ++next;
+      int64_t largest = row.shared.size() + row.branch.size() < static_cast<size_t>(seq)
+                            ? 1
+                            : std::numeric_limits<int64_t>::min();
+      const int64_t prefix = static_cast<int64_t>(row.shared.size());
+      for (int64_t i = 0; i < prefix; ++i) {
+        for (int64_t r = 0; r < 3; ++r) pos[r][b][row.shared[i]] = i;
+        largest = std::max(largest, i);
+      }
+      for (size_t i = 0; i < row.branch.size(); ++i) {
+        const int64_t id = prefix + row.branch_offset[i];
+        for (int64_t r = 0; r < 3; ++r) pos[r][b][row.branch[i]] = id;
+        largest = std::max(largest, id);
       }
       delta[b][0] = largest + 1 - seq;
     }
@@ -52,13 +56,14 @@ RopeIndex get_rope_index(const torch::Tensor& input_ids, const torch::Tensor& at
   const int64_t merge = tokens.spatial_merge_size;
 
   for (int64_t b = 0; b < batch; ++b) {
-    std::vector<int64_t> real;  // the sequence without its padding
-    std::vector<int64_t> where;
-    for (int64_t s = 0; s < seq; ++s)
-      if (valid[b][s] != 0) {
-        real.push_back(id[b][s]);
-        where.push_back(s);
-      }
+    // The image blocks are in the shared tokens (the whole sequence when it is not packed).
+    const PackedRow row = packed_row(valid, b, seq);
+    std::vector<int64_t> real;
+    for (int64_t s : row.shared) real.push_back(id[b][s]);
+    for (int64_t s : row.branch)
+      if (id[b][s] == tokens.image_token_id)
+        throw_user_error("sequence {}: an image token at position {} lies in a branch", b, s);
+    const std::vector<int64_t>& where = row.shared;
     const int64_t n = static_cast<int64_t>(real.size());
     int64_t blocks = 0;  // images announced by <vision_start><image_pad>
     for (int64_t s = 0; s + 1 < n; ++s)
@@ -117,6 +122,12 @@ RopeIndex get_rope_index(const torch::Tensor& input_ids, const torch::Tensor& at
       pos[1][b][where[i]] = h_ids[i];
       pos[2][b][where[i]] = w_ids[i];
       largest = std::max({largest, t_ids[i], h_ids[i], w_ids[i]});
+    }
+    // A branch is text that continues from the end of the shared tokens, as in its own sequence.
+    for (size_t i = 0; i < row.branch.size(); ++i) {
+      const int64_t text_id = next_id + row.branch_offset[i];
+      for (int64_t r = 0; r < 3; ++r) pos[r][b][row.branch[i]] = text_id;
+      largest = std::max(largest, text_id);
     }
     delta[b][0] = largest + 1 - seq;
   }

@@ -9,6 +9,8 @@
 
 #include <torch/torch.h>
 
+#include "models/packed_row.h"
+
 namespace tokenfocus::models {
 
 struct MropeTokens {
@@ -22,6 +24,9 @@ struct RopeIndex {
   torch::Tensor rope_deltas;   // [B,1] int64: max id + 1 - S (offset of later generated tokens)
 };
 
+// A packed row (attention_mask values >= 2, data/batch.h) gets its shared tokens' ids as above and
+// each branch's ids continuing from the end of the shared tokens, as the branch's own sequence
+// would have them.
 // input_ids / attention_mask [B,S]; image_grid_thw [n_img,3] or undefined (text only).
 // image_of_sequence [B] (or undefined): the image each sequence shows, -1 = none; undefined =
 // the images are taken in order by the image blocks of the batch (Hugging Face's convention).

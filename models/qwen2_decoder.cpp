@@ -76,16 +76,19 @@ double lowest_of(torch::ScalarType dtype) {
 }  // namespace
 
 torch::Tensor causal_padding_mask(const torch::Tensor& attention_mask, torch::ScalarType dtype) {
-  // Without padding the mask is plain causality, which SDPA applies itself (is_causal) without
-  // reading a [B,1,S,S] tensor.
-  const torch::Tensor real = attention_mask != 0;
-  if (real.all().item<bool>()) return {};
+  // Without padding or branches the mask is plain causality, which SDPA applies itself
+  // (is_causal) without reading a [B,1,S,S] tensor.
+  if ((attention_mask == 1).all().item<bool>()) return {};
   const int64_t seq = attention_mask.size(1);
   const torch::Tensor causal =
       torch::ones({seq, seq},
                   torch::TensorOptions().dtype(torch::kBool).device(attention_mask.device()))
           .tril();
-  const torch::Tensor allowed = causal.unsqueeze(0) & real.unsqueeze(1);  // [B,S,S]
+  const torch::Tensor key = attention_mask.unsqueeze(1);    // [B,1,S]: what each key is
+  const torch::Tensor query = attention_mask.unsqueeze(2);  // [B,S,1]: what each query is
+  // A key is seen when it is real and either shared (1) or in the query's own branch.
+  const torch::Tensor visible = (key != 0) & ((key == 1) | (key == query));
+  const torch::Tensor allowed = causal.unsqueeze(0) & visible;  // [B,S,S]
   torch::Tensor mask = torch::zeros(allowed.sizes(), attention_mask.options().dtype(dtype));
   return mask.masked_fill(allowed.logical_not(), lowest_of(dtype)).unsqueeze(1);
 }

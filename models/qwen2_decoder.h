@@ -43,9 +43,12 @@ std::pair<torch::Tensor, torch::Tensor> mrope_cos_sin(const torch::Tensor& posit
                                                       const std::vector<int64_t>& mrope_section,
                                                       torch::ScalarType dtype);
 
-// [B,1,S,S] additive mask: causal, and keys with attention_mask == 0 masked. Rows of padded
-// queries are fully masked (uniform softmax, finite), as in Hugging Face's eager path. Undefined
-// when nothing is padded: the decoders' attention is then plain causal.
+// [B,1,S,S] additive mask from attention_mask [B,S] whose values say what each token is: 0 =
+// padding, 1 = an ordinary (shared) token, k >= 2 = a token of branch k of a packed row
+// (data/batch.h). A query sees the earlier real keys that are shared or of its own branch: causal,
+// padding masked, and the branches of one row isolated from each other. Rows of padded queries are
+// fully masked (uniform softmax, finite), as in Hugging Face's eager path. Undefined when every
+// token is 1: the decoders' attention is then plain causal.
 torch::Tensor causal_padding_mask(const torch::Tensor& attention_mask, torch::ScalarType dtype);
 
 // The attention of a rotary GQA decoder layer, shared by Qwen2 and InternLM2 (they differ only in

@@ -33,6 +33,8 @@ void QwenVLBackbone::freeze_vision(bool frozen) {
 }
 
 torch::Tensor QwenVLBackbone::image_features(const ModelInputs& inputs, VisionTrace* trace) {
+  ++counters_.vision_calls;
+  counters_.vision_images += inputs.image_grid_thw.size(0);
   return visual->forward(inputs.pixel_values, inputs.image_grid_thw, trace);
 }
 
@@ -108,6 +110,7 @@ FullForwardOutputs QwenVLBackbone::forward_full(const ModelInputs& inputs) {
   Prepared prepared = prepare(inputs);
   const torch::Tensor mask =
       inputs.attention_mask.defined() ? inputs.attention_mask : torch::ones_like(inputs.input_ids);
+  counters_.decoder_tokens += inputs.input_ids.numel();
   FullForwardOutputs out;
   const torch::Tensor final_hidden =
       model->forward(prepared.embeds, prepared.position_ids, mask, &out.hidden_states);
@@ -132,6 +135,8 @@ torch::Tensor QwenVLBackbone::hidden_at(const ModelInputs& inputs, const torch::
   Prepared prepared = prepare(inputs);
   const torch::Tensor mask =
       inputs.attention_mask.defined() ? inputs.attention_mask : torch::ones_like(inputs.input_ids);
+  // The decoder stops at the last queried position.
+  counters_.decoder_tokens += inputs.input_ids.size(0) * (columns.max().item<int64_t>() + 1);
   return model->forward_at(prepared.embeds, prepared.position_ids, mask, index);
 }
 
