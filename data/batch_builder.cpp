@@ -88,6 +88,8 @@ BatchBuilderOptions BatchBuilderOptions::for_prompt(const config::PromptConfig& 
   options.overall_question = prompt.overall_question;
   options.element_question = prompt.element_question;
   options.element_questions = prompt.element_questions;
+  options.packing.enabled = prompt.packing;
+  options.packing.packed_row_tokens = prompt.packed_row_tokens;
   return options;
 }
 
@@ -175,38 +177,7 @@ Batch BatchBuilder::build(const std::vector<int64_t>& record_indices) const {
 }
 
 Batch BatchBuilder::collate(std::vector<PreparedSample> samples) const {
-  Batch batch;
-  std::vector<PreparedSample::Question> pending;
-  for (auto& sample : samples) {
-    const int64_t index = static_cast<int64_t>(batch.sample_keys.size());
-    batch.sample_keys.push_back(std::move(sample.key));
-    batch.sample_records.push_back(sample.record_index);
-    const int64_t image = static_cast<int64_t>(batch.images.size());
-    batch.images.push_back(std::move(sample.image));
-    for (auto& q : sample.questions) {
-      q.sequence.sample = index;
-      q.sequence.image = image;
-      pending.push_back(std::move(q));
-    }
-  }
-  // Left padding: every row ends at seq_len - 1, so real tokens stay contiguous up to the query.
-  for (const auto& p : pending)
-    batch.seq_len = std::max<int64_t>(batch.seq_len, static_cast<int64_t>(p.ids.size()));
-  const auto rows = static_cast<size_t>(pending.size());
-  batch.input_ids.assign(rows * static_cast<size_t>(batch.seq_len), pad_id_);
-  batch.attention_mask.assign(rows * static_cast<size_t>(batch.seq_len), 0);
-  for (size_t r = 0; r < rows; ++r) {
-    auto& p = pending[r];
-    const int64_t pad = batch.seq_len - static_cast<int64_t>(p.ids.size());
-    const size_t row = r * static_cast<size_t>(batch.seq_len);
-    std::copy(p.ids.begin(), p.ids.end(),
-              batch.input_ids.begin() + static_cast<std::ptrdiff_t>(row + pad));
-    std::fill(batch.attention_mask.begin() + static_cast<std::ptrdiff_t>(row + pad),
-              batch.attention_mask.begin() + static_cast<std::ptrdiff_t>(row + batch.seq_len), 1);
-    p.sequence.query_position = p.query_position + pad;
-    batch.sequences.push_back(std::move(p.sequence));
-  }
-  return batch;
+  return collate_samples(std::move(samples), pad_id_, options_.packing);
 }
 
 }  // namespace tokenfocus::data

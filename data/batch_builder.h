@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "data/batch.h"
 #include "data/chat_template.h"
+#include "data/collate.h"
 #include "data/image.h"
 #include "data/image_processor.h"
 #include "data/label_set.h"
@@ -33,9 +34,11 @@ struct BatchBuilderOptions {
   // Training batches: each question carries its weight (the record's times the element's) and
   // questions of weight 0 are not asked. Off (predictions): every question, weight 1.
   bool training_weights = false;
+  // How collate lays out rows (data/collate.h): packed by default, as prompt.packing.
+  PackingOptions packing;
 
-  // The questions, system message and template of `prompt` for a backbone whose chat template is
-  // `chat_template`; image_root and soft_targets keep their defaults.
+  // The questions, system message, packing and template of `prompt` for a backbone whose chat
+  // template is `chat_template`; image_root and soft_targets keep their defaults.
   static BatchBuilderOptions for_prompt(const config::PromptConfig& prompt,
                                         ChatTemplateKind chat_template);
 };
@@ -71,21 +74,6 @@ void check_soft_target(const SoftTarget& target, const LabelSet& labels);
 // Index of the label whose value is nearest to `value` (ties: the larger value).
 int64_t nearest_label(const std::vector<double>& label_values, double value);
 
-// One sample's processed image and its question sequences before padding: what a worker thread
-// prepares ahead of the step (or of a serving batch); BatchBuilder::collate pads several into a
-// Batch. Sequence ids are unpadded; `sample` / `image` indices are set by collate.
-struct PreparedSample {
-  std::string key;            // Batch::sample_keys entry (img_path)
-  int64_t record_index = -1;  // Batch::sample_records entry
-  BatchImage image;
-  struct Question {
-    BatchSequence sequence;
-    std::vector<int64_t> ids;
-    int64_t query_position = 0;  // unpadded
-  };
-  std::vector<Question> questions;
-};
-
 class BatchBuilder {
  public:
   // Keeps references to records, processor, tokenizer and label sets: they must outlive it.
@@ -101,7 +89,7 @@ class BatchBuilder {
   // The steps of build, for callers that decode elsewhere (serve: base64 bodies) or prepare samples
   // on other threads. prepare: process the already decoded image of `record` and tokenise its
   // questions (thread-safe; errors are not prefixed with the record). collate: left-pad samples,
-  // in order, into one batch.
+  // in order, into one batch (packed or not, as the options say).
   PreparedSample prepare(const Record& record, int64_t record_index, const RgbImage& image) const;
   Batch collate(std::vector<PreparedSample> samples) const;
 

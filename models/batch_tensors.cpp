@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "data/batch_split.h"
 
 namespace tokenfocus::models {
 namespace {
@@ -33,21 +34,31 @@ ModelInputs with_tiles(const data::Batch& batch, ModelInputs inputs) {
 }  // namespace
 
 ModelInputs to_model_inputs(const data::Batch& batch) {
-  const int64_t rows = batch.num_sequences(), seq = batch.seq_len;
+  const int64_t rows = batch.num_rows(), seq = batch.seq_len;
   if (static_cast<int64_t>(batch.input_ids.size()) != rows * seq ||
       static_cast<int64_t>(batch.attention_mask.size()) != rows * seq)
-    throw_user_error("batch: input_ids/attention_mask hold {}/{} ids, expected {} sequences x {}",
+    throw_user_error("batch: input_ids/attention_mask hold {}/{} ids, expected {} rows x {}",
                      batch.input_ids.size(), batch.attention_mask.size(), rows, seq);
   ModelInputs inputs;
   inputs.input_ids = torch::tensor(batch.input_ids, torch::kLong).view({rows, seq});
   inputs.attention_mask = torch::tensor(batch.attention_mask, torch::kLong).view({rows, seq});
   const int64_t images = static_cast<int64_t>(batch.images.size());
-  std::vector<int64_t> shown(rows);
-  for (int64_t b = 0; b < rows; ++b) {
-    shown[b] = batch.sequences[b].image;
-    if (shown[b] < -1 || shown[b] >= images)
-      throw_user_error("batch: sequence {} refers to image {} of {}", b, shown[b], images);
+  // A row shows the image of the questions it holds (a packed row: one sample's).
+  std::vector<int64_t> shown(static_cast<size_t>(rows), -2);
+  for (int64_t q = 0; q < batch.num_sequences(); ++q) {
+    const auto& question = batch.sequences[static_cast<size_t>(q)];
+    if (question.row < 0 || question.row >= rows)
+      throw_user_error("batch: sequence {} is in row {} of {}", q, question.row, rows);
+    if (question.image < -1 || question.image >= images)
+      throw_user_error("batch: sequence {} refers to image {} of {}", q, question.image, images);
+    int64_t& image = shown[static_cast<size_t>(question.row)];
+    if (image != -2 && image != question.image)
+      throw_user_error("batch: row {} holds questions about images {} and {}", question.row, image,
+                       question.image);
+    image = question.image;
   }
+  for (int64_t r = 0; r < rows; ++r)
+    if (shown[static_cast<size_t>(r)] == -2) throw_user_error("batch: row {} holds no question", r);
   inputs.image_of_sequence = torch::tensor(shown, torch::kLong);
   if (images == 0) return inputs;
 
@@ -76,15 +87,24 @@ ModelInputs to_model_inputs(const data::Batch& batch) {
 
 torch::Tensor query_positions(const data::Batch& batch) {
   std::vector<int64_t> flat;
-  for (int64_t b = 0; b < batch.num_sequences(); ++b) {
-    const int64_t position = batch.sequences[b].query_position;
-    if (position < 0 || position >= batch.seq_len)
-      throw_user_error("batch: sequence {} has query position {} outside [0, {})", b, position,
-                       batch.seq_len);
-    flat.push_back(b);
-    flat.push_back(position);
+  for (int64_t q = 0; q < batch.num_sequences(); ++q) {
+    const auto& question = batch.sequences[static_cast<size_t>(q)];
+    if (question.query_position < 0 || question.query_position >= batch.seq_len)
+      throw_user_error("batch: sequence {} has query position {} outside [0, {})", q,
+                       question.query_position, batch.seq_len);
+    flat.push_back(question.row);
+    flat.push_back(question.query_position);
   }
   return torch::tensor(flat, torch::kLong).view({-1, 2});
+}
+
+torch::Tensor hidden_at_batch(Backbone& model, const data::Batch& batch, int64_t forward_tokens) {
+  const torch::Device device = model.lm_head_weight().device();
+  std::vector<torch::Tensor> parts;
+  for (const data::Batch& piece : data::split_by_tokens(batch, forward_tokens))
+    parts.push_back(
+        model.hidden_at(to_model_inputs(piece).to(device), query_positions(piece).to(device)));
+  return parts.size() == 1 ? parts.front() : torch::cat(parts, 0);
 }
 
 }  // namespace tokenfocus::models

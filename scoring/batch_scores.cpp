@@ -17,10 +17,8 @@ std::vector<SampleScores> score_batch(models::Backbone& model, const data::Batch
   // The read-out (K label rows, a softmax, an expectation) runs in float64: its own rounding then
   // adds nothing to what the forward's float32 gives, so scores of one item in differently padded
   // batches agree as closely as the forward lets them.
-  const torch::Tensor hidden = model
-                                   .hidden_at(models::to_model_inputs(batch).to(device),
-                                              models::query_positions(batch).to(device))
-                                   .to(torch::kFloat64);
+  const torch::Tensor hidden =
+      models::hidden_at_batch(model, batch, options.forward_tokens).to(torch::kFloat64);
   const torch::Tensor weight = model.lm_head_weight();
   const size_t samples = batch.sample_keys.size();
   // Per sample: its overall row and its element rows (by element index).

@@ -21,6 +21,7 @@ struct SampleScores {
 struct ReadoutOptions {
   double temperature = 1.0;  // τ of the label-set softmax
   bool sum_case_variants = true;
+  int64_t forward_tokens = 0;  // > 0: forwards of at most this many padded tokens (optim.)
 };
 
 // Scores of every sample of `batch`, in its sample order. No gradients; the model stays in its

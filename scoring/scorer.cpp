@@ -15,7 +15,7 @@ torch::Device choose_device(const std::string& name) {
   return gpu ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
 }
 
-Scorer::Scorer(const std::string& folder, torch::Device device)
+Scorer::Scorer(const std::string& folder, torch::Device device, const ScorerOptions& layout)
     : path_(folder), folder_(load_scorer_folder(folder)) {
   if (!device.is_cpu()) folder_.model->to(device);
   folder_.model->eval();
@@ -23,8 +23,10 @@ Scorer::Scorer(const std::string& folder, torch::Device device)
   element_ = folder_.element.to(device);
   readout_.temperature = folder_.config.temperature;
   readout_.sum_case_variants = folder_.config.prompt.sum_case_variants;
-  const auto options = data::BatchBuilderOptions::for_prompt(
+  auto options = data::BatchBuilderOptions::for_prompt(
       folder_.config.prompt, data::chat_template_for_model_type(folder_.model->model_type()));
+  options.packing.enabled = layout.packing;
+  readout_.forward_tokens = layout.forward_tokens;
   builder_ =
       std::make_unique<data::BatchBuilder>(no_records_, *folder_.processor, folder_.tokenizer,
                                            folder_.overall_labels, folder_.element_labels, options);

@@ -17,10 +17,16 @@ namespace tokenfocus::scoring {
 // "auto": the first GPU when torch sees one, else the CPU; "cuda": a GPU or a UserError; "cpu".
 torch::Device choose_device(const std::string& name);
 
+// How a scorer lays out its forwards; the scores are the same either way.
+struct ScorerOptions {
+  bool packing = true;         // a sample's questions share one decoder row (prompt.packing)
+  int64_t forward_tokens = 0;  // > 0: forwards of at most this many padded tokens
+};
+
 class Scorer {
  public:
   // Loads the folder (load_scorer_folder) and moves the model to `device`.
-  Scorer(const std::string& folder, torch::Device device);
+  Scorer(const std::string& folder, torch::Device device, const ScorerOptions& options = {});
   Scorer(const Scorer&) = delete;  // the builder keeps references into this object
   Scorer& operator=(const Scorer&) = delete;
 

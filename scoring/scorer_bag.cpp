@@ -6,10 +6,11 @@
 
 namespace tokenfocus::scoring {
 
-ScorerBag::ScorerBag(const std::vector<std::string>& folders, torch::Device device) {
+ScorerBag::ScorerBag(const std::vector<std::string>& folders, torch::Device device,
+                     const ScorerOptions& options) {
   if (folders.empty()) throw_user_error("no model folder given (--model DIR)");
   for (const std::string& folder : folders) {
-    scorers_.push_back(std::make_unique<Scorer>(folder, device));
+    scorers_.push_back(std::make_unique<Scorer>(folder, device, options));
     const Scorer& first = *scorers_.front();
     const Scorer& s = *scorers_.back();
     if (s.labels() != first.labels() || s.label_values() != first.label_values())

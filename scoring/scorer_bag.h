@@ -19,7 +19,8 @@ using BagSample = std::vector<data::PreparedSample>;
 class ScorerBag {
  public:
   // UserError naming the first folder that disagrees with the first one.
-  ScorerBag(const std::vector<std::string>& folders, torch::Device device);
+  ScorerBag(const std::vector<std::string>& folders, torch::Device device,
+            const ScorerOptions& options = {});
 
   size_t size() const { return scorers_.size(); }
   const Scorer& front() const { return *scorers_.front(); }

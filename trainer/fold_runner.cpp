@@ -178,6 +178,7 @@ PredictorOptions predictor_options(const config::RunConfig& run) {
   predictor.batch_size = run.optim.micro_batch_size;
   predictor.readout.temperature = run.loss.temperature;
   predictor.readout.sum_case_variants = run.prompt.sum_case_variants;
+  predictor.readout.forward_tokens = run.optim.forward_tokens;
   return predictor;
 }
 
@@ -264,7 +265,7 @@ int train_fold(const config::ResolvedRunConfig& resolved, const config::Backbone
     return j.dump();
   };
   VqaTrainingTask task(*model, fit_builder, dataset.fit_indices(folds, fold), loss, text.overall,
-                       text.element, comm, epoch_end);
+                       text.element, comm, epoch_end, run.optim.forward_tokens);
 
   LoopOptions loop;
   loop.optim = run.optim;

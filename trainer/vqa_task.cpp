@@ -26,7 +26,7 @@ std::vector<double> unpack(const std::string& bytes) {
 VqaTrainingTask::VqaTrainingTask(models::Backbone& model, const data::BatchBuilder& builder,
                                  std::vector<int64_t> train_records, const losses::TfPsLoss& loss,
                                  const losses::LabelHead& overall, const losses::LabelHead& element,
-                                 Communicator& comm, EpochEnd epoch_end)
+                                 Communicator& comm, EpochEnd epoch_end, int64_t forward_tokens)
     : model_(model),
       builder_(builder),
       train_records_(std::move(train_records)),
@@ -34,7 +34,8 @@ VqaTrainingTask::VqaTrainingTask(models::Backbone& model, const data::BatchBuild
       overall_(overall),
       element_(element),
       gatherer_(comm),
-      epoch_end_(std::move(epoch_end)) {}
+      epoch_end_(std::move(epoch_end)),
+      forward_tokens_(forward_tokens) {}
 
 torch::Tensor VqaTrainingTask::loss_sum(const std::vector<int64_t>& samples) {
   std::vector<int64_t> records;
@@ -43,8 +44,7 @@ torch::Tensor VqaTrainingTask::loss_sum(const std::vector<int64_t>& samples) {
   model_.train();
   const data::Batch batch = builder_.build(records);
   const torch::Device device = model_.lm_head_weight().device();
-  const models::ModelInputs inputs = models::to_model_inputs(batch).to(device);
-  const torch::Tensor hidden = model_.hidden_at(inputs, models::query_positions(batch).to(device));
+  const torch::Tensor hidden = models::hidden_at_batch(model_, batch, forward_tokens_);
   const losses::QuestionTargets targets =
       losses::question_targets_from(batch, overall_, element_).to(device);
   const losses::LossTerms terms = loss_(hidden, model_.lm_head_weight(), targets, &gatherer_);

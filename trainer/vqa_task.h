@@ -26,10 +26,12 @@ class VqaTrainingTask : public TrainingTask {
 
   // `train_records`: record indices of the training part of the fold (dataset position i of the
   // sampler is record train_records[i]). Everything referenced must outlive the task.
+  // `forward_tokens` (optim.forward_tokens): > 0 runs each micro-batch in forwards of at most that
+  // many padded tokens.
   VqaTrainingTask(models::Backbone& model, const data::BatchBuilder& builder,
                   std::vector<int64_t> train_records, const losses::TfPsLoss& loss,
                   const losses::LabelHead& overall, const losses::LabelHead& element,
-                  Communicator& comm, EpochEnd epoch_end);
+                  Communicator& comm, EpochEnd epoch_end, int64_t forward_tokens = 0);
 
   torch::nn::Module& module() override { return model_; }
   int64_t num_train_samples() const override { return static_cast<int64_t>(train_records_.size()); }
@@ -45,6 +47,7 @@ class VqaTrainingTask : public TrainingTask {
   const losses::LabelHead& element_;
   CommunicatorScoreGatherer gatherer_;
   EpochEnd epoch_end_;
+  int64_t forward_tokens_ = 0;
 };
 
 struct PredictorOptions {

@@ -86,7 +86,7 @@ FlopModel flop_model(models::Backbone& model, const models::HfModelConfig& c) {
 
 // Shapes of one sample's questions and image, measured once by building its batch alone.
 struct SampleShape {
-  std::vector<int64_t> lengths;  // token count of each question sequence
+  std::vector<int64_t> lengths;  // real tokens of each decoder row (packed: one per sample)
   int64_t patches = 0;           // vision patches of its image
 };
 
@@ -213,10 +213,10 @@ void run_size(const std::string& size, const std::string& config_path, const fs:
   for (int64_t r : train) {
     const data::Batch batch = builder.build({r});
     SampleShape shape;
-    for (int64_t row = 0; row < batch.num_sequences(); ++row) {
+    for (int64_t row = 0; row < batch.num_rows(); ++row) {  // packed: one row per sample
       int64_t real = 0;
       for (int64_t t = 0; t < batch.seq_len; ++t)
-        real += batch.attention_mask[static_cast<size_t>(row * batch.seq_len + t)];
+        real += batch.attention_mask[static_cast<size_t>(row * batch.seq_len + t)] != 0;
       shape.lengths.push_back(real);
     }
     for (const auto& image : batch.images) shape.patches += image.shape.at(0);

@@ -41,6 +41,8 @@ CommandRun setup_score(CLI::App& command) {
     std::string model, data, image_root, image, prompt, out;
     std::string device = "auto";
     int64_t batch_size = 8;
+    bool no_packing = false;
+    int64_t forward_tokens = 0;
   };
   auto o = std::make_shared<Options>();
   command.add_option("--model", o->model, "Exported fold model folder (RUN/models/<b>/fold<k>)")
@@ -59,6 +61,13 @@ CommandRun setup_score(CLI::App& command) {
                   "auto (the first GPU when there is one), cuda (a GPU, or a clear error) or cpu")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "cuda", "cpu"}));
+  command.add_flag("--no-packing", o->no_packing,
+                   "One decoder row per question instead of one per sample (same scores, slower)");
+  command
+      .add_option("--forward-tokens", o->forward_tokens,
+                  "At most this many padded tokens per forward, whole samples each (0 = a batch)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   data->excludes(image)->excludes(prompt);
   image->needs(prompt);
   prompt->needs(image);
@@ -68,7 +77,8 @@ CommandRun setup_score(CLI::App& command) {
   return [o]() -> int {
     if (o->data.empty() && o->image.empty())
       throw_user_error("score: give --data RECORDS.json or --image IMG --prompt TEXT");
-    scoring::ScorerBag scorer({o->model}, scoring::choose_device(o->device));
+    scoring::ScorerBag scorer({o->model}, scoring::choose_device(o->device),
+                              {!o->no_packing, o->forward_tokens});
     std::vector<data::Record> records;
     std::string root;
     if (!o->data.empty()) {

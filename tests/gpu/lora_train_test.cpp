@@ -105,10 +105,10 @@ SampleCost sample_cost(const data::Batch& batch, const Weights& w,
                        const models::HfModelConfig& config) {
   SampleCost cost;
   double decoder = 0, vision = 0;
-  for (int64_t row = 0; row < batch.num_sequences(); ++row) {
+  for (int64_t row = 0; row < batch.num_rows(); ++row) {  // packed rows: one per sample
     double s = 0;
     for (int64_t t = 0; t < batch.seq_len; ++t)
-      s += static_cast<double>(batch.attention_mask[static_cast<size_t>(row * batch.seq_len + t)]);
+      s += batch.attention_mask[static_cast<size_t>(row * batch.seq_len + t)] != 0 ? 1.0 : 0.0;
     cost.tokens += s;
     decoder += 2 * w.decoder * s +
                4 * s * s * static_cast<double>(config.hidden_size * config.num_hidden_layers) +

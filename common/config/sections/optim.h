@@ -24,6 +24,11 @@ struct OptimConfig {
   // Training forward: fp32, or bf16 autocast (CUDA only; a CPU run asking for it stops with an
   // error naming this key). Weights, gradients, optimizer state and predictions stay float32.
   std::string precision = "fp32";
+  // > 0: a micro-batch (and a predict batch) runs through the model in forwards of at most this
+  // many padded tokens (rows × longest row), whole samples each; the loss is still one over the
+  // micro-batch. With gradient checkpointing the activation peak then follows this budget instead
+  // of the micro-batch's sample count. 0 = one forward per micro-batch.
+  int64_t forward_tokens = 0;
   template <class V>
   void describe(V& v) {
     v("lr", lr, positive());
@@ -39,6 +44,7 @@ struct OptimConfig {
     v("max_grad_norm", max_grad_norm, at_least(0));
     v("nonfinite", nonfinite, one_of({"skip", "stop"}));
     v("precision", precision, one_of({"fp32", "bf16"}));
+    v("forward_tokens", forward_tokens, at_least(0));
   }
 };
 

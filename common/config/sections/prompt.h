@@ -30,6 +30,12 @@ struct PromptConfig {
   LabelSetConfig element_labels{{"yes", "no"}, {1, 0}};
   bool sum_case_variants = true;  // P(yes) includes "Yes"/"YES" when they are single tokens
   bool element_questions = true;  // ask one yes/no question per prompt element
+  // Shared-prefix packing (docs/training.md#packing): one decoder row per sample, its questions
+  // as branches after the tokens they share. Exact: the logits are those of a row per question.
+  bool packing = true;
+  // > 0: a packed row longer than this many tokens splits its questions over several rows that
+  // each repeat the shared tokens. 0 = one row per sample.
+  int64_t packed_row_tokens = 0;
   // The chat template's system turn: unset = the backbone's own default message, "" = none.
   std::optional<std::string> system_message;
   template <class V>
@@ -41,6 +47,8 @@ struct PromptConfig {
     v("sum_case_variants", sum_case_variants);
     v("element_questions", element_questions);
     v("system_message", system_message);
+    v("packing", packing);
+    v("packed_row_tokens", packed_row_tokens, at_least(0));
   }
 };
 

@@ -62,7 +62,22 @@ class BatchBuilderTest : public ::testing::Test {
 };
 fs::path* BatchBuilderTest::dir_ = nullptr;
 
-TEST_F(BatchBuilderTest, SequencesAreLeftPaddedWithQueryAtTheEnd) {
+// The token ids question q sees in its row: the shared tokens and its own branch, up to its query
+// position (packed or not, this is its own sequence).
+std::vector<int64_t> own_sequence(const Batch& batch, size_t q) {
+  const BatchSequence& s = batch.sequences[q];
+  const size_t row = static_cast<size_t>(s.row * batch.seq_len);
+  const int64_t branch = batch.attention_mask[row + static_cast<size_t>(s.query_position)];
+  std::vector<int64_t> ids;
+  for (int64_t t = 0; t <= s.query_position; ++t) {
+    const int64_t value = batch.attention_mask[row + static_cast<size_t>(t)];
+    if (value == 1 || value == branch) ids.push_back(batch.input_ids[row + static_cast<size_t>(t)]);
+  }
+  return ids;
+}
+
+TEST_F(BatchBuilderTest, UnpackedSequencesAreLeftPaddedWithQueryAtTheEnd) {
+  options_.packing.enabled = false;
   const auto b = builder(train_);
   const std::vector<int64_t> indices{3, 0, 7};
   const Batch batch = b.build(indices);
@@ -99,6 +114,7 @@ TEST_F(BatchBuilderTest, SequencesAreLeftPaddedWithQueryAtTheEnd) {
       ASSERT_GE(pad, 0);
       EXPECT_EQ(seq.query_position, vqa.query_position + pad);
       EXPECT_EQ(seq.query_position, batch.seq_len - 1) << "left padding puts every query last";
+      EXPECT_EQ(seq.row, static_cast<int64_t>(row));
       for (int64_t t = 0; t < batch.seq_len; ++t) {
         const auto at = row * batch.seq_len + t;
         EXPECT_EQ(batch.attention_mask[at], t >= pad ? 1 : 0);
@@ -150,13 +166,39 @@ TEST_F(BatchBuilderTest, ElementQuestionsCanNameTheCategory) {
                              r.elements[e].category + ")? Answer yes or no.";
     const auto vqa = build_vqa_sequence(*tokenizer_, ChatTemplateKind::kQwen2VL, text,
                                         processed.num_image_tokens);
-    const int64_t pad = batch.seq_len - static_cast<int64_t>(vqa.input_ids.size());
-    const size_t row = (1 + e) * static_cast<size_t>(batch.seq_len);
-    const std::vector<int64_t> ids(
-        batch.input_ids.begin() + static_cast<std::ptrdiff_t>(row + pad),
-        batch.input_ids.begin() + static_cast<std::ptrdiff_t>(row + batch.seq_len));
-    EXPECT_EQ(ids, vqa.input_ids) << text;
+    EXPECT_EQ(own_sequence(batch, 1 + e), vqa.input_ids) << text;
   }
+}
+
+// Packed (the default): one row per sample; every question sees exactly its own sequence (the
+// shared tokens, at least the template up to the image, and its branch), its query last in it.
+TEST_F(BatchBuilderTest, PackedRowsHoldEachQuestionsOwnSequence) {
+  const auto b = builder(train_);
+  const std::vector<int64_t> indices{3, 0, 7};
+  const Batch batch = b.build(indices);
+  ASSERT_EQ(batch.num_rows(), 3);
+  size_t q = 0;
+  for (size_t s = 0; s < indices.size(); ++s) {
+    const Record& record = train_[static_cast<size_t>(indices[s])];
+    const auto processed =
+        processor_->process(decode_image_file((*dir_ / record.img_path).string()));
+    int64_t shared = 0;
+    for (int64_t t = 0; t < batch.seq_len; ++t)
+      shared += batch.attention_mask[s * static_cast<size_t>(batch.seq_len) +
+                                     static_cast<size_t>(t)] == 1;
+    EXPECT_GT(shared, processed.num_image_tokens) << "the image is in the shared part";
+    for (int64_t e = -1; e < static_cast<int64_t>(record.elements.size()); ++e, ++q) {
+      const std::string question =
+          e < 0 ? fill_question(options_.overall_question, "prompt", record.prompt)
+                : fill_question(options_.element_question, "element", record.elements[e].name);
+      const auto vqa = build_vqa_sequence(*tokenizer_, ChatTemplateKind::kQwen2VL, question,
+                                          processed.num_image_tokens);
+      EXPECT_EQ(batch.sequences[q].row, static_cast<int64_t>(s));
+      EXPECT_EQ(own_sequence(batch, q), vqa.input_ids) << question;
+    }
+  }
+  EXPECT_EQ(q, batch.sequences.size());
+  EXPECT_EQ(batch.sequences.back().query_position, batch.seq_len - 1);
 }
 
 TEST_F(BatchBuilderTest, ElementQuestionsCanBeTurnedOff) {

@@ -219,6 +219,7 @@ TEST(InternVLBehaviour, TrainerBatchesOfTilesMatchSequencesAlone) {
       for (int64_t id : ids) batch.input_ids.push_back(id), batch.attention_mask.push_back(1);
       data::BatchSequence s;
       s.image = image_index[rows[r].first];
+      s.row = static_cast<int64_t>(batch.sequences.size());
       s.query_position = batch.seq_len - 1;
       batch.sequences.push_back(s);
     }

@@ -31,6 +31,7 @@ data::Batch batch_from_case(const std::map<std::string, torch::Tensor>& tensors,
   for (int64_t row : rows) {
     data::BatchSequence sequence;
     sequence.image = row;
+    sequence.row = static_cast<int64_t>(batch.sequences.size());
     sequence.query_position = batch.seq_len - 1;
     batch.sequences.push_back(sequence);
     for (int64_t s = 0; s < batch.seq_len; ++s) {
@@ -68,6 +69,22 @@ TEST(BatchTensors, RejectsInconsistentBatches) {
   batch = batch_from_case(tensors, {0, 1});
   batch.images[0].grid_thw[1] = 2;
   EXPECT_THROW(to_model_inputs(batch), UserError);
+  // Rows: a question outside them, one row asked about two images, a row with no question.
+  auto message = [](const data::Batch& b) {
+    try {
+      to_model_inputs(b);
+    } catch (const UserError& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  batch = batch_from_case(tensors, {0, 1});
+  batch.sequences[1].row = 2;
+  EXPECT_EQ(message(batch), "batch: sequence 1 is in row 2 of 2");
+  batch.sequences[1].row = 0;
+  EXPECT_EQ(message(batch), "batch: row 0 holds questions about images 0 and 1");
+  batch.sequences[1].image = 0;
+  EXPECT_EQ(message(batch), "batch: row 1 holds no question");
 }
 
 }  // namespace

@@ -86,6 +86,32 @@ one = [json.loads(l) for l in open(f"{work}/one.jsonl")]
 assert len(one) == 1 and 1 <= one[0]["score"] <= 5 and abs(sum(one[0]["label_probs"].values()) - 1) < 1e-6
 print(f"predict: stores identical to train's; score: {len(lines)} records, max |score - store| = {worst:.2e}")
 PY
+# Packing changes nothing but the cost: predict and score unpacked give the packed stores and scores.
+cp -r "$work/run/predictions" "$work/predictions-packed"
+"${mpi[@]}" "$exe" predict "$work/run.yaml" --set prompt.packing=false 2>&1 | tee "$work/predict-unpacked.log"
+"$exe" score --no-packing --model "$work/run/models/tiny/fold0" --data "$work/data/train.json" \
+  --out "$work/scores-unpacked.jsonl"
+"$python" - "$work" <<'PY'
+import sys, json, h5py, numpy as np
+work = sys.argv[1]
+worst = 0.0
+for k in (0, 1):
+    with h5py.File(f"{work}/predictions-packed/tiny/fold{k}.h5") as a, h5py.File(f"{work}/run/predictions/tiny/fold{k}.h5") as b:
+        for split in ("oof", "test"):
+            assert np.array_equal(a[split]["keys"][()], b[split]["keys"][()]), (k, split)
+            for name in ("score", "label_probs", "element_prob"):
+                x, y = a[split][name][()], b[split][name][()]
+                assert x.shape == y.shape, (k, split, name)
+                worst = max(worst, float(np.max(np.abs(x - y), initial=0)))
+assert worst <= 1e-5, worst
+packed = [json.loads(l) for l in open(f"{work}/scores.jsonl")]
+unpacked = [json.loads(l) for l in open(f"{work}/scores-unpacked.jsonl")]
+score_worst = max(abs(a["score"] - b["score"]) for a, b in zip(packed, unpacked))
+element_worst = max((abs(a["element_probs"][e] - b["element_probs"][e])
+                     for a, b in zip(packed, unpacked) for e in a["element_probs"]), default=0)
+assert len(packed) == len(unpacked) and max(score_worst, element_worst) <= 1e-5, (score_worst, element_worst)
+print(f"packing: predict stores within {worst:.1e}, scores within {max(score_worst, element_worst):.1e} of unpacked")
+PY
 # Bad input: one clear error each, exit code 1 (user error).
 expect_error "no such model folder" "$exe" score --model "$work/nowhere" --image x --prompt y
 cp -r "$work/run/models/tiny/fold0" "$work/broken"
