@@ -1,5 +1,5 @@
 // Bootstrap intervals: independent of the thread count, and equal to numpy percentiles of the
-// scipy metrics recomputed on the very same draws (tolerance 1e-6, as the metric parity test).
+// scipy metrics recomputed on the very same draws (tolerance 1e-6; PLCC 1e-5, see below).
 #include <cmath>
 #include <random>
 #include <vector>
@@ -92,11 +92,15 @@ result.append({k: [float(np.percentile(v, 5)), float(np.percentile(v, 95))]
                for k, v in (('final', finals[1] - finals[0]), ('srcc', srccs[1] - srccs[0]))})
 )PY",
                                                        input);
+  // PLCC goes through the 4-parameter logistic fit, which both sides solve iteratively to the
+  // optimizer's tolerance: on draws where the logistic saturates (scipy's exp overflows) the
+  // optimum is flat and the fits agree to ~1e-6, not to rounding (1.1e-6 measured with scipy
+  // 1.17.1's OpenBLAS on an AMD EPYC, below 1e-6 on Intel). Hence 1e-5 for PLCC; SRCC has no fit.
   for (size_t m = 0; m < 2; ++m) {
     EXPECT_NEAR(ours[m].srcc.low, reference[m]["srcc"][0].get<double>(), 1e-6);
     EXPECT_NEAR(ours[m].srcc.high, reference[m]["srcc"][1].get<double>(), 1e-6);
-    EXPECT_NEAR(ours[m].plcc.low, reference[m]["plcc"][0].get<double>(), 1e-6);
-    EXPECT_NEAR(ours[m].plcc.high, reference[m]["plcc"][1].get<double>(), 1e-6);
+    EXPECT_NEAR(ours[m].plcc.low, reference[m]["plcc"][0].get<double>(), 1e-5);
+    EXPECT_NEAR(ours[m].plcc.high, reference[m]["plcc"][1].get<double>(), 1e-5);
     EXPECT_NEAR(ours[m].final.low, reference[m]["final"][0].get<double>(), 1e-6);
     EXPECT_NEAR(ours[m].final.high, reference[m]["final"][1].get<double>(), 1e-6);
   }
