@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "models/safetensors.h"
+#include "tests/support/golden_root.h"
 
 namespace tokenfocus::models::testing {
 
@@ -16,11 +17,7 @@ std::vector<std::string> internvl_families() {
 }
 
 std::string internvl_family_dir(const std::string& family) {
-  const char* overridden = std::getenv("TOKENFOCUS_GOLDEN_DIR");
-  const std::string root = overridden && *overridden
-                               ? std::string(overridden)
-                               : std::string(TOKENFOCUS_SOURCE_DIR) + "/../shared/golden";
-  return root + "/" + family;
+  return tokenfocus::testing::golden_root() + "/" + family;
 }
 
 std::vector<InternVLCase> internvl_cases() {

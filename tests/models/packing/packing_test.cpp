@@ -23,16 +23,13 @@
 #include "models/internvl_model.h"
 #include "models/registry.h"
 #include "models/safetensors.h"
+#include "tests/support/golden_root.h"
 
 namespace tokenfocus::models {
 namespace {
 
 std::string golden_dir(const std::string& family) {
-  const char* overridden = std::getenv("TOKENFOCUS_GOLDEN_DIR");
-  const std::string root = overridden && *overridden
-                               ? std::string(overridden)
-                               : std::string(TOKENFOCUS_SOURCE_DIR) + "/../shared/golden";
-  return root + "/" + family;
+  return tokenfocus::testing::golden_root() + "/" + family;
 }
 
 nlohmann::json read_json(const std::string& path) {
@@ -210,8 +207,10 @@ Pass run(Backbone& model, const data::Batch& batch) {
 
 class PackingTest : public ::testing::TestWithParam<std::string> {
  protected:
+  // `checkpointing`: the packed pass recomputes every block in backward (the unpacked one keeps
+  // its activations), so packing and gradient checkpointing are checked together.
   void expect_equivalent(const std::vector<SampleShape>& shapes, uint32_t seed,
-                         int64_t row_tokens = 0) {
+                         int64_t row_tokens = 0, bool checkpointing = false) {
     const Family family = family_named(GetParam());
     auto model = family.load();
     data::PackingOptions packed{true, row_tokens}, unpacked{false, 0};
@@ -220,7 +219,10 @@ class PackingTest : public ::testing::TestWithParam<std::string> {
     const data::Batch b =
         data::collate_samples(samples_of(family, shapes, seed), family.pad_id, unpacked);
     ASSERT_EQ(a.num_sequences(), b.num_sequences());
-    const Pass p = run(*model, a), u = run(*model, b);
+    model->set_gradient_checkpointing(checkpointing);
+    const Pass p = run(*model, a);
+    model->set_gradient_checkpointing(false);
+    const Pass u = run(*model, b);
     const double logit_error = (p.logits - u.logits).abs().max().item<double>();
     EXPECT_LE(logit_error, 1e-5) << GetParam();
     EXPECT_LE(std::abs(p.loss - u.loss), 1e-6 * std::max(1.0, std::abs(u.loss)))
@@ -263,6 +265,10 @@ TEST_P(PackingTest, EverySampleWithElementsAndOneImageSize) {
 
 TEST_P(PackingTest, TextOnlyBatch) {
   expect_equivalent({{4, 0, 0}, {1, 0, 0}}, 13);
+}
+
+TEST_P(PackingTest, PackedWithGradientCheckpointing) {
+  expect_equivalent({{4, 2, 4}, {2, 0, 0}, {7, 4, 4}}, 16, 0, /*checkpointing=*/true);
 }
 
 TEST_P(PackingTest, RowBudgetSplitsSamplesAndStaysExact) {

@@ -6,15 +6,14 @@
 
 #include "models/registry.h"
 #include "models/safetensors.h"
+#include "tests/support/golden_root.h"
 
 namespace tokenfocus::models::testing {
 
 namespace fs = std::filesystem;
 
 std::string golden_root() {
-  const char* overridden = std::getenv("TOKENFOCUS_GOLDEN_DIR");
-  if (overridden && *overridden) return overridden;
-  return std::string(TOKENFOCUS_SOURCE_DIR) + "/../shared/golden";
+  return tokenfocus::testing::golden_root();
 }
 
 std::vector<std::string> qwen_families() {
