@@ -1,6 +1,8 @@
 #include "models/backbone.h"
 
 #include <memory>
+#include <mutex>
+#include <vector>
 
 namespace tokenfocus::models {
 
@@ -16,24 +18,58 @@ using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 using Block = std::function<torch::Tensor(const torch::Tensor&)>;
 
+// The generators a block may draw from (LoRA dropout): the CPU one, and the CUDA one of the
+// input's device. torch.utils.checkpoint's preserve_rng_state does the same.
+std::vector<at::Generator> generators_for(const torch::Tensor& input) {
+  std::vector<at::Generator> generators{at::globalContext().defaultGenerator(c10::DeviceType::CPU)};
+  if (input.is_cuda()) generators.push_back(at::globalContext().defaultGenerator(input.device()));
+  return generators;
+}
+
+std::vector<torch::Tensor> states_of(std::vector<at::Generator>& generators) {
+  std::vector<torch::Tensor> states;
+  for (auto& generator : generators) {
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    states.push_back(generator.get_state());
+  }
+  return states;
+}
+
+std::vector<torch::Tensor> rng_states(const torch::Tensor& input) {
+  std::vector<at::Generator> generators = generators_for(input);
+  return states_of(generators);
+}
+
+void restore(std::vector<at::Generator>& generators, const std::vector<torch::Tensor>& states) {
+  for (size_t i = 0; i < generators.size(); ++i) {
+    std::lock_guard<std::mutex> lock(generators[i].mutex());
+    generators[i].set_state(states[i]);
+  }
+}
+
 struct BlockHolder : torch::CustomClassHolder {
-  explicit BlockHolder(std::shared_ptr<Block> b) : block(std::move(b)) {}
+  BlockHolder(std::shared_ptr<Block> b, std::vector<torch::Tensor> states)
+      : block(std::move(b)), rng_states(std::move(states)) {}
   std::shared_ptr<Block> block;
+  std::vector<torch::Tensor> rng_states;  // the generators' states when forward ran the block
 };
 
 // inputs = [input, parameters...]; only the block's output is kept between forward and backward.
 struct CheckpointFunction : public torch::autograd::Function<CheckpointFunction> {
   static torch::Tensor forward(AutogradContext* ctx, at::TensorList inputs,
                                std::shared_ptr<Block> block) {
-    // The block travels to backward inside the node's own context (an opaque capsule).
-    ctx->saved_data["block"] = c10::IValue::make_capsule(c10::make_intrusive<BlockHolder>(block));
+    // The block travels to backward inside the node's own context (an opaque capsule), with the
+    // random generators' states: the recompute must draw the dropout masks forward drew.
+    ctx->saved_data["block"] =
+        c10::IValue::make_capsule(c10::make_intrusive<BlockHolder>(block, rng_states(inputs[0])));
     ctx->save_for_backward(inputs.vec());
     return (*block)(inputs[0]);
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
-    auto holder = ctx->saved_data["block"].toCapsule();
-    std::shared_ptr<Block> block = static_cast<BlockHolder*>(holder.get())->block;
+    auto capsule = ctx->saved_data["block"].toCapsule();
+    const auto* holder = static_cast<BlockHolder*>(capsule.get());
+    std::shared_ptr<Block> block = holder->block;
     variable_list saved = ctx->get_saved_variables();
     torch::Tensor input = saved[0].detach().requires_grad_(saved[0].requires_grad());
     variable_list wrt;
@@ -51,8 +87,19 @@ struct CheckpointFunction : public torch::autograd::Function<CheckpointFunction>
     if (wrt.empty()) return grads;
     torch::Tensor output;
     {
+      // Replay forward's random draws, then give the generators back the state they had here, so
+      // that backward leaves no trace in the random stream.
+      std::vector<at::Generator> generators = generators_for(input);
+      const std::vector<torch::Tensor> now = states_of(generators);
+      restore(generators, holder->rng_states);
       torch::AutoGradMode enable(true);
-      output = (*block)(input);
+      try {
+        output = (*block)(input);
+      } catch (...) {
+        restore(generators, now);
+        throw;
+      }
+      restore(generators, now);
     }
     variable_list computed = torch::autograd::grad({output}, wrt, {grad_outputs[0]},
                                                    /*retain_graph=*/false,

@@ -71,7 +71,9 @@ class Backbone : public torch::nn::Module {
 // Runs `block(input)` without keeping its activations; backward re-runs it with grad enabled and
 // returns the gradients of `input` and of every parameter in `parameters` that requires grad (the
 // parameters are inputs of the autograd node, so gradients flow even when `input` needs none, as
-// with LoRA on a frozen embedding). `block` must be deterministic (no active dropout).
+// with LoRA on a frozen embedding). The recompute replays forward's random draws (LoRA dropout):
+// the CPU generator's state, and the CUDA one of the input's device, are saved with the node and
+// restored around it, as torch.utils.checkpoint's preserve_rng_state does.
 torch::Tensor run_checkpointed(const std::function<torch::Tensor(const torch::Tensor&)>& block,
                                const torch::Tensor& input,
                                const std::vector<torch::Tensor>& parameters);
