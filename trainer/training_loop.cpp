@@ -218,16 +218,19 @@ LoopResult run_training(TrainingTask& task, Communicator& comm, const LoopOption
         const double eta = eta_seconds();
         result.last_loss = mean_loss;
         progress.loss = mean_loss;
-        metrics.write({{"type", "train"},
-                       {"run", options.label},
-                       {"epoch", epoch},
-                       {"step", result.optimizer_steps},
-                       {"loss", mean_loss},
-                       {"lr", schedule.lr_at(result.optimizer_steps - 1)},
-                       {"grad_norm", grad_norm},
-                       {"samples_per_s", rate},
-                       {"timeline_rank0", timeline.to_json()},
-                       {"steps_in_window", window_steps}});
+        nlohmann::json line{{"type", "train"},
+                            {"run", options.label},
+                            {"epoch", epoch},
+                            {"step", result.optimizer_steps},
+                            {"loss", mean_loss},
+                            {"lr", schedule.lr_at(result.optimizer_steps - 1)},
+                            {"grad_norm", grad_norm},
+                            {"samples_per_s", rate},
+                            {"timeline_rank0", timeline.to_json()},
+                            {"steps_in_window", window_steps}};
+        const auto terms = task.take_loss_terms();
+        if (!terms.empty()) line["terms"] = terms;
+        metrics.write(line);
         if (!bar.active())
           log::info("{} epoch {}/{} step {}/{} loss {:.4f} {:.1f} samples/s ETA {:.0f}s",
                     options.label, epoch + 1, optim.epochs, result.optimizer_steps, total_steps,

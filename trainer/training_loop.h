@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,9 @@ class TrainingTask {
   // After each epoch, on every rank (evaluation on the held-out fold, metrics). Returns metrics to
   // log as a JSON object text ("" for none).
   virtual std::string end_of_epoch(int64_t /*epoch*/, Communicator& /*comm*/) { return ""; }
+  // The loss's terms since the last call, for the train metrics line ({"tf": ..., "ps": ...}):
+  // values every rank holds alike (no collective is issued for them). Empty map for none.
+  virtual std::map<std::string, double> take_loss_terms() { return {}; }
 };
 
 struct LoopOptions {

@@ -48,9 +48,32 @@ torch::Tensor VqaTrainingTask::loss_sum(const std::vector<int64_t>& samples) {
   const losses::QuestionTargets targets =
       losses::question_targets_from(batch, overall_, element_).to(device);
   const losses::LossTerms terms = loss_(hidden, model_.lm_head_weight(), targets, &gatherer_);
+  for (const auto& [name, value] : std::initializer_list<std::pair<const char*, double>>{
+           {"total", terms.total},
+           {"tf", terms.tf},
+           {"ps", terms.ps},
+           {"regression", terms.regression},
+           {"plcc", terms.plcc},
+           {"element", terms.element},
+           {"element_tf", terms.element_tf},
+           {"element_ps", terms.element_ps},
+           {"element_regression", terms.element_regression},
+           {"overall_questions", static_cast<double>(terms.overall_questions)},
+           {"element_questions", static_cast<double>(terms.element_questions)}})
+    term_sums_[name] += value;
+  ++term_batches_;
   // The loop divides by the samples this rank saw in the accumulation window; the loss's objective
   // is already a per-sample mean whose average over ranks is the global loss.
   return terms.objective * static_cast<double>(samples.size());
+}
+
+std::map<std::string, double> VqaTrainingTask::take_loss_terms() {
+  std::map<std::string, double> means;
+  for (const auto& [name, sum] : term_sums_)
+    means[name] = sum / static_cast<double>(std::max<int64_t>(term_batches_, 1));
+  term_sums_.clear();
+  term_batches_ = 0;
+  return means;
 }
 
 std::string VqaTrainingTask::end_of_epoch(int64_t epoch, Communicator& comm) {

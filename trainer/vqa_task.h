@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -37,6 +38,10 @@ class VqaTrainingTask : public TrainingTask {
   int64_t num_train_samples() const override { return static_cast<int64_t>(train_records_.size()); }
   torch::Tensor loss_sum(const std::vector<int64_t>& samples) override;
   std::string end_of_epoch(int64_t epoch, Communicator& comm) override;
+  // Means over the micro-batches since the last call of the global values tf_ps_loss reduced:
+  // total, tf, ps, regression, plcc, element, element_tf, element_ps, element_regression, and the
+  // global question counts.
+  std::map<std::string, double> take_loss_terms() override;
 
  private:
   models::Backbone& model_;
@@ -48,6 +53,8 @@ class VqaTrainingTask : public TrainingTask {
   CommunicatorScoreGatherer gatherer_;
   EpochEnd epoch_end_;
   int64_t forward_tokens_ = 0;
+  std::map<std::string, double> term_sums_;
+  int64_t term_batches_ = 0;
 };
 
 struct PredictorOptions {

@@ -41,6 +41,21 @@ for k in (0, 1):
 assert sorted(oof_keys) == sorted(r["img_path"] for r in train), "each training sample exactly once out of fold"
 print(f"h5py: 2 folds, {len(oof_keys)} out-of-fold and {len(test)} test predictions per fold")
 PY
+# The metrics lines carry the loss's terms: the total is their weighted sum (the config's default
+# weights: tf 1, ps 1, regression 0.5, element 0.5, plcc 0).
+"$python" - "$work/run" <<'PY'
+import sys, json, math
+lines = [json.loads(l) for l in open(sys.argv[1] + "/metrics/tiny-fold0.jsonl")]
+train = [l for l in lines if l["type"] == "train"]
+assert train and all("terms" in l for l in train), train[:1]
+for l in train:
+    t = l["terms"]
+    assert all(math.isfinite(v) for v in t.values()), t
+    combined = t["tf"] + t["ps"] + 0.5 * t["regression"] + 0.5 * t["element"]
+    assert abs(t["total"] - combined) <= 1e-6 * abs(t["total"]), (t, combined)
+    assert t["overall_questions"] > 0 and t["element_questions"] > 0, t
+print(f"metrics: {len(train)} train lines with the loss terms; last {train[-1]['terms']}")
+PY
 # Each fold's model is exported as a scoring folder.
 for k in 0 1; do
   for f in config.json model.safetensors tokenizer.json tokenfocus.json preprocessor_config.json; do
