@@ -266,6 +266,7 @@ int train_fold(const config::ResolvedRunConfig& resolved, const config::Backbone
   };
   VqaTrainingTask task(*model, fit_builder, dataset.fit_indices(folds, fold), loss, text.overall,
                        text.element, comm, epoch_end, run.optim.forward_tokens);
+  task.set_loader(run.data.loader.workers, run.data.loader.prefetch);
 
   LoopOptions loop;
   loop.optim = run.optim;

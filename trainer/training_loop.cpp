@@ -30,8 +30,10 @@ double seconds_since(Clock::time_point start) {
 // Where each phase of the current logging window spent its time (per rank).
 struct Timeline {
   double forward = 0, backward = 0, allreduce_wait = 0, optimizer = 0;
+  double data_wait = 0;  // part of forward: loss_sum waiting for its batch (data.loader)
   nlohmann::json to_json() const {
     return {{"forward", forward},
+            {"data_wait", data_wait},
             {"backward", backward},
             {"allreduce_wait", allreduce_wait},
             {"optimizer", optimizer}};
@@ -154,6 +156,11 @@ LoopResult run_training(TrainingTask& task, Communicator& comm, const LoopOption
   reducer.zero_grad();
 
   for (; epoch < optim.epochs; ++epoch, batch = 0) {
+    {
+      std::vector<std::vector<int64_t>> plan;
+      for (int64_t b = batch; b < batches; ++b) plan.push_back(sampler.batch(epoch, b));
+      task.begin_epoch(epoch, plan);
+    }
     while (batch < batches) {
       // Step boundary: a preemption signal on any rank stops every rank here, after a checkpoint.
       if (comm.any(preemption_requested())) {
@@ -178,6 +185,7 @@ LoopResult run_training(TrainingTask& task, Communicator& comm, const LoopOption
           loss_sum = task.loss_sum(samples);
         }
         timeline.forward += seconds_since(t0);
+        timeline.data_wait += task.take_data_wait_seconds();
         window_loss += loss_sum.item<double>();
         window_samples += static_cast<double>(samples.size());
         run_samples += static_cast<double>(samples.size());
@@ -231,10 +239,14 @@ LoopResult run_training(TrainingTask& task, Communicator& comm, const LoopOption
         const auto terms = task.take_loss_terms();
         if (!terms.empty()) line["terms"] = terms;
         metrics.write(line);
+        const double step_seconds =
+            timeline.forward + timeline.backward + timeline.allreduce_wait + timeline.optimizer;
         if (!bar.active())
-          log::info("{} epoch {}/{} step {}/{} loss {:.4f} {:.1f} samples/s ETA {:.0f}s",
-                    options.label, epoch + 1, optim.epochs, result.optimizer_steps, total_steps,
-                    mean_loss, rate, eta);
+          log::info(
+              "{} epoch {}/{} step {}/{} loss {:.4f} {:.1f} samples/s data wait {:.0f}% ETA "
+              "{:.0f}s",
+              options.label, epoch + 1, optim.epochs, result.optimizer_steps, total_steps,
+              mean_loss, rate, 100.0 * timeline.data_wait / std::max(step_seconds, 1e-9), eta);
         // A rank much slower than the others shows up as large all-reduce waits on the fast ones.
         log::debug("timeline rank {}: {}", comm.rank(), timeline.to_json().dump());
         timeline = {};

@@ -37,6 +37,11 @@ class TrainingTask {
   // The loss's terms since the last call, for the train metrics line ({"tf": ..., "ps": ...}):
   // values every rank holds alike (no collective is issued for them). Empty map for none.
   virtual std::map<std::string, double> take_loss_terms() { return {}; }
+  // Before the first micro-batch of an epoch (also a resumed one): the micro-batches loss_sum will
+  // be called with, in order, so that a task can prepare them ahead (data.loader).
+  virtual void begin_epoch(int64_t /*epoch*/, const std::vector<std::vector<int64_t>>& /*plan*/) {}
+  // Seconds loss_sum waited for its data since the last call (0 when it builds in the step).
+  virtual double take_data_wait_seconds() { return 0; }
 };
 
 struct LoopOptions {

@@ -1,6 +1,8 @@
 #include "trainer/vqa_task.h"
 
+#include <chrono>
 #include <cstring>
+#include <optional>
 
 #include "common/error.h"
 #include "losses/batch_targets.h"
@@ -42,7 +44,17 @@ torch::Tensor VqaTrainingTask::loss_sum(const std::vector<int64_t>& samples) {
   records.reserve(samples.size());
   for (int64_t s : samples) records.push_back(train_records_.at(static_cast<size_t>(s)));
   model_.train();
-  const data::Batch batch = builder_.build(records);
+  data::Batch batch;
+  if (loader_) {
+    const auto t0 = std::chrono::steady_clock::now();
+    std::optional<data::Batch> next = loader_->next();  // re-throws a worker's error (its record)
+    data_wait_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (!next || next->sample_records != records)
+      throw_internal_error("data loader: the prepared batch is not the one the loop asks for");
+    batch = std::move(*next);
+  } else {
+    batch = builder_.build(records);
+  }
   const torch::Device device = model_.lm_head_weight().device();
   const torch::Tensor hidden = models::hidden_at_batch(model_, batch, forward_tokens_);
   const losses::QuestionTargets targets =
@@ -65,6 +77,31 @@ torch::Tensor VqaTrainingTask::loss_sum(const std::vector<int64_t>& samples) {
   // The loop divides by the samples this rank saw in the accumulation window; the loss's objective
   // is already a per-sample mean whose average over ranks is the global loss.
   return terms.objective * static_cast<double>(samples.size());
+}
+
+void VqaTrainingTask::set_loader(int64_t workers, int64_t prefetch) {
+  workers_ = workers;
+  prefetch_ = prefetch;
+}
+
+void VqaTrainingTask::begin_epoch(int64_t, const std::vector<std::vector<int64_t>>& plan) {
+  loader_.reset();  // the previous epoch's threads stop first
+  if (workers_ <= 0) return;
+  std::vector<std::vector<int64_t>> records;
+  for (const auto& samples : plan) {
+    std::vector<int64_t> r;
+    for (int64_t s : samples) r.push_back(train_records_.at(static_cast<size_t>(s)));
+    records.push_back(std::move(r));
+  }
+  loader_ = std::make_unique<data::BatchLoader>(
+      [this](const std::vector<int64_t>& indices) { return builder_.build(indices); },
+      std::move(records), workers_, prefetch_);
+}
+
+double VqaTrainingTask::take_data_wait_seconds() {
+  const double seconds = data_wait_;
+  data_wait_ = 0;
+  return seconds;
 }
 
 std::map<std::string, double> VqaTrainingTask::take_loss_terms() {

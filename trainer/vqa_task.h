@@ -10,6 +10,7 @@
 
 #include "common/config/sections/loss.h"
 #include "data/batch_builder.h"
+#include "data/loader.h"
 #include "data/prediction_store.h"
 #include "losses/label_head.h"
 #include "losses/tf_ps_loss.h"
@@ -42,6 +43,11 @@ class VqaTrainingTask : public TrainingTask {
   // total, tf, ps, regression, plcc, element, element_tf, element_ps, element_regression, and the
   // global question counts.
   std::map<std::string, double> take_loss_terms() override;
+  // With `workers` > 0 (data.loader.workers) the epoch's batches are built by that many threads,
+  // at most `prefetch` ahead, and loss_sum takes them in order; 0 builds in the step.
+  void set_loader(int64_t workers, int64_t prefetch);
+  void begin_epoch(int64_t epoch, const std::vector<std::vector<int64_t>>& plan) override;
+  double take_data_wait_seconds() override;
 
  private:
   models::Backbone& model_;
@@ -53,6 +59,9 @@ class VqaTrainingTask : public TrainingTask {
   CommunicatorScoreGatherer gatherer_;
   EpochEnd epoch_end_;
   int64_t forward_tokens_ = 0;
+  int64_t workers_ = 0, prefetch_ = 1;
+  std::unique_ptr<data::BatchLoader> loader_;
+  double data_wait_ = 0;
   std::map<std::string, double> term_sums_;
   int64_t term_batches_ = 0;
 };

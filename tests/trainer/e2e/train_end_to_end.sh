@@ -56,6 +56,23 @@ for l in train:
     assert t["overall_questions"] > 0 and t["element_questions"] > 0, t
 print(f"metrics: {len(train)} train lines with the loss terms; last {train[-1]['terms']}")
 PY
+# data.loader: the run above built its batches on 2 worker threads (the default); building them in
+# the step gives the same training, bit for bit, and the metrics carry the step's data wait.
+"${mpi[@]}" "$exe" train "$work/run.yaml" --set data.loader.workers=0 --set output.run_dir="$work/run-sync" \
+  > "$work/train-sync.log" 2>&1 || { cat "$work/train-sync.log"; exit 1; }
+"$python" - "$work" <<'PY'
+import sys, json, h5py, numpy as np
+work = sys.argv[1]
+for k in (0, 1):
+    with h5py.File(f"{work}/run/predictions/tiny/fold{k}.h5") as a, h5py.File(f"{work}/run-sync/predictions/tiny/fold{k}.h5") as b:
+        for split in ("oof", "test"):
+            for name in ("keys", "score", "label_probs", "element_prob"):
+                assert np.array_equal(a[split][name][()], b[split][name][()]), (k, split, name)
+train = [json.loads(l) for l in open(f"{work}/run/metrics/tiny-fold0.jsonl") if '"train"' in l]
+assert all("data_wait" in l["timeline_rank0"] for l in train), train[0]
+print("loader: 2 workers and in-step builds train identically; data wait",
+      [round(l["timeline_rank0"]["data_wait"], 4) for l in train], "s")
+PY
 # Each fold's model is exported as a scoring folder.
 for k in 0 1; do
   for f in config.json model.safetensors tokenizer.json tokenfocus.json preprocessor_config.json; do
