@@ -40,7 +40,7 @@ class TrainingTask {
   // Before the first micro-batch of an epoch (also a resumed one): the micro-batches loss_sum will
   // be called with, in order, so that a task can prepare them ahead (data.loader).
   virtual void begin_epoch(int64_t /*epoch*/, const std::vector<std::vector<int64_t>>& /*plan*/) {}
-  // Seconds loss_sum waited for its data since the last call (0 when it builds in the step).
+  // Seconds loss_sum waited for its data since the last call (building it in the step counts).
   virtual double take_data_wait_seconds() { return 0; }
 };
 

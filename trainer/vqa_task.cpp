@@ -44,17 +44,18 @@ torch::Tensor VqaTrainingTask::loss_sum(const std::vector<int64_t>& samples) {
   records.reserve(samples.size());
   for (int64_t s : samples) records.push_back(train_records_.at(static_cast<size_t>(s)));
   model_.train();
+  // The step's data wait: the loader's hand-over, or the whole build when it happens here.
+  const auto t0 = std::chrono::steady_clock::now();
   data::Batch batch;
   if (loader_) {
-    const auto t0 = std::chrono::steady_clock::now();
     std::optional<data::Batch> next = loader_->next();  // re-throws a worker's error (its record)
-    data_wait_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!next || next->sample_records != records)
       throw_internal_error("data loader: the prepared batch is not the one the loop asks for");
     batch = std::move(*next);
   } else {
     batch = builder_.build(records);
   }
+  data_wait_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const torch::Device device = model_.lm_head_weight().device();
   const torch::Tensor hidden = models::hidden_at_batch(model_, batch, forward_tokens_);
   const losses::QuestionTargets targets =

@@ -44,7 +44,8 @@ class VqaTrainingTask : public TrainingTask {
   // global question counts.
   std::map<std::string, double> take_loss_terms() override;
   // With `workers` > 0 (data.loader.workers) the epoch's batches are built by that many threads,
-  // at most `prefetch` ahead, and loss_sum takes them in order; 0 builds in the step.
+  // at most `prefetch` ahead, and loss_sum takes them in order; 0 builds in the step. Either way
+  // take_data_wait_seconds reports the time the step spent getting its batch.
   void set_loader(int64_t workers, int64_t prefetch);
   void begin_epoch(int64_t epoch, const std::vector<std::vector<int64_t>>& plan) override;
   double take_data_wait_seconds() override;
