@@ -39,16 +39,6 @@ import numpy as np
 from PIL import Image
 from concurrent.futures import ThreadPoolExecutor
 mode, folder = sys.argv[1], sys.argv[2]
-if mode == 'make':
-    n, size = int(sys.argv[3]), int(sys.argv[4])
-    rng = np.random.default_rng(1234)
-    y, x = np.mgrid[0:size, 0:size]
-    for i in range(n):
-        base = np.stack([(x * (c + 1) + y * (i + 1)) % 256 for c in range(3)], -1)
-        img = np.clip(base + rng.normal(0, 12, base.shape), 0, 255).astype(np.uint8)
-        name = os.path.join(folder, f'img{i:03d}.' + ('jpg' if i % 2 == 0 else 'png'))
-        Image.fromarray(img).save(name, **({'quality': 90} if i % 2 == 0 else {}))
-    sys.exit(0)
 threads, out_h, out_w = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 files = sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.startswith('img'))
 mean = np.array([0.48145466, 0.4578275, 0.40821073], dtype=np.float32)
@@ -174,8 +164,9 @@ int main(int argc, char** argv) {
   const fs::path script = folder / "peer.py";
   std::ofstream(script) << kPillowPeer;
   const std::string python = std::string(TOKENFOCUS_REFERENCE_PYTHON) + " " + script.string() + " ";
-  run(python + "make " + folder.string() + " " + std::to_string(count) + " " +
-      std::to_string(size));
+  run(std::string(TOKENFOCUS_REFERENCE_PYTHON) + " " + TOKENFOCUS_SOURCE_DIR +
+      "/bench/image/make_images.py " + folder.string() + " " + std::to_string(count) + " " +
+      std::to_string(size) + " mixed");
   std::vector<std::string> files;
   for (const auto& entry : fs::directory_iterator(folder)) {
     if (entry.path().filename().string().rfind("img", 0) == 0)

@@ -49,19 +49,9 @@ constexpr int64_t kMaxPixels = 1003520, kMinPixels = 3136;
 
 constexpr const char* kPeer = R"PY(
 import sys, os, json, time
-import numpy as np
 from PIL import Image
 from concurrent.futures import ThreadPoolExecutor
 mode, folder = sys.argv[1], sys.argv[2]
-if mode == 'make':
-    n, size = int(sys.argv[3]), int(sys.argv[4])
-    rng = np.random.default_rng(1234)
-    y, x = np.mgrid[0:size, 0:size]
-    for i in range(n):
-        base = np.stack([(x * (c + 1) + y * (i + 1)) % 256 for c in range(3)], -1)
-        img = np.clip(base + rng.normal(0, 12, base.shape), 0, 255).astype(np.uint8)
-        Image.fromarray(img).save(os.path.join(folder, f'img{i:03d}.jpg'), quality=90)
-    sys.exit(0)
 from transformers import Qwen2VLImageProcessor, PreTrainedTokenizerFast
 threads = int(sys.argv[3])
 work = json.load(open(os.path.join(folder, 'peer.json')))
@@ -144,8 +134,9 @@ int main(int argc, char** argv) {
   const fs::path script = work / "peer.py";
   std::ofstream(script) << kPeer;
   const std::string python = std::string(TOKENFOCUS_REFERENCE_PYTHON) + " " + script.string() + " ";
-  run(python + "make " + (work / "images").string() + " " + std::to_string(files) + " " +
-      std::to_string(size));
+  run(std::string(TOKENFOCUS_REFERENCE_PYTHON) + " " + repo + "/bench/image/make_images.py " +
+      (work / "images").string() + " " + std::to_string(files) + " " + std::to_string(size) +
+      " jpeg");
 
   // Records: the synthetic set's prompts and elements (and its tokenizer), on the JPEG files.
   data::SyntheticOptions synth;
