@@ -28,9 +28,9 @@
 #include "gpu_support.h"
 #include "models/hf_config.h"
 #include "models/safetensors.h"
+#include "scoring/scorer_folder.h"
 #include "trainer/fold_runner.h"
 #include "trainer/rank_start.h"
-#include "scoring/scorer_folder.h"
 
 namespace tokenfocus {
 namespace {

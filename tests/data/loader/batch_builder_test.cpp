@@ -184,8 +184,9 @@ TEST_F(BatchBuilderTest, PackedRowsHoldEachQuestionsOwnSequence) {
         processor_->process(decode_image_file((*dir_ / record.img_path).string()));
     int64_t shared = 0;
     for (int64_t t = 0; t < batch.seq_len; ++t)
-      shared += batch.attention_mask[s * static_cast<size_t>(batch.seq_len) +
-                                     static_cast<size_t>(t)] == 1;
+      shared +=
+          batch.attention_mask[s * static_cast<size_t>(batch.seq_len) + static_cast<size_t>(t)] ==
+          1;
     EXPECT_GT(shared, processed.num_image_tokens) << "the image is in the shared part";
     for (int64_t e = -1; e < static_cast<int64_t>(record.elements.size()); ++e, ++q) {
       const std::string question =
