@@ -4,7 +4,25 @@
 #include <mutex>
 #include <vector>
 
+#include "common/error.h"
+
 namespace tokenfocus::models {
+
+torch::Tensor Backbone::query_index(const ModelInputs& inputs, const torch::Tensor& positions) {
+  if (!positions.defined() || positions.dim() != 2 || positions.size(1) != 2 ||
+      positions.size(0) == 0)
+    throw_user_error("hidden_at: positions must be a non-empty [Q,2] list of (sequence, position)");
+  const torch::Tensor index = positions.to(inputs.input_ids.device(), torch::kLong);
+  const torch::Tensor rows = index.select(1, 0), columns = index.select(1, 1);
+  const int64_t last_column = columns.max().item<int64_t>();
+  if (rows.min().item<int64_t>() < 0 || rows.max().item<int64_t>() >= inputs.input_ids.size(0) ||
+      columns.min().item<int64_t>() < 0 || last_column >= inputs.input_ids.size(1))
+    throw_user_error("hidden_at: a position lies outside the [{}, {}] batch",
+                     inputs.input_ids.size(0), inputs.input_ids.size(1));
+  // The decoder stops at the last queried position.
+  counters_.decoder_tokens += inputs.input_ids.size(0) * (last_column + 1);
+  return index;
+}
 
 torch::Tensor Backbone::focus_logits(const torch::Tensor& hidden, const torch::Tensor& rows) {
   torch::Tensor weight = lm_head_weight();
@@ -26,18 +44,13 @@ std::vector<at::Generator> generators_for(const torch::Tensor& input) {
   return generators;
 }
 
-std::vector<torch::Tensor> states_of(std::vector<at::Generator>& generators) {
+std::vector<torch::Tensor> states_of(std::vector<at::Generator> generators) {
   std::vector<torch::Tensor> states;
   for (auto& generator : generators) {
     std::lock_guard<std::mutex> lock(generator.mutex());
     states.push_back(generator.get_state());
   }
   return states;
-}
-
-std::vector<torch::Tensor> rng_states(const torch::Tensor& input) {
-  std::vector<at::Generator> generators = generators_for(input);
-  return states_of(generators);
 }
 
 void restore(std::vector<at::Generator>& generators, const std::vector<torch::Tensor>& states) {
@@ -60,8 +73,8 @@ struct CheckpointFunction : public torch::autograd::Function<CheckpointFunction>
                                std::shared_ptr<Block> block) {
     // The block travels to backward inside the node's own context (an opaque capsule), with the
     // random generators' states: the recompute must draw the dropout masks forward drew.
-    ctx->saved_data["block"] =
-        c10::IValue::make_capsule(c10::make_intrusive<BlockHolder>(block, rng_states(inputs[0])));
+    ctx->saved_data["block"] = c10::IValue::make_capsule(
+        c10::make_intrusive<BlockHolder>(block, states_of(generators_for(inputs[0]))));
     ctx->save_for_backward(inputs.vec());
     return (*block)(inputs[0]);
   }

@@ -65,6 +65,10 @@ class Backbone : public torch::nn::Module {
   void reset_counters() { counters_ = {}; }
 
  protected:
+  // hidden_at's `positions` as an int64 index on the inputs' device, checked against the batch
+  // (UserError), with the decoder positions it will run (up to the last queried one) counted.
+  torch::Tensor query_index(const ModelInputs& inputs, const torch::Tensor& positions);
+
   BackboneCounters counters_;
 };
 

@@ -100,6 +100,8 @@ torch::Tensor query_positions(const data::Batch& batch) {
 
 torch::Tensor hidden_at_batch(Backbone& model, const data::Batch& batch, int64_t forward_tokens) {
   const torch::Device device = model.lm_head_weight().device();
+  if (forward_tokens <= 0)  // one forward, and no copy of the batch to split
+    return model.hidden_at(to_model_inputs(batch).to(device), query_positions(batch).to(device));
   std::vector<torch::Tensor> parts;
   for (const data::Batch& piece : data::split_by_tokens(batch, forward_tokens))
     parts.push_back(

@@ -266,19 +266,8 @@ FullForwardOutputs InternVLBackbone::forward_full(const ModelInputs& inputs) {
 
 torch::Tensor InternVLBackbone::hidden_at(const ModelInputs& inputs,
                                           const torch::Tensor& positions) {
-  if (!positions.defined() || positions.dim() != 2 || positions.size(1) != 2 ||
-      positions.size(0) == 0)
-    throw_user_error("hidden_at: positions must be a non-empty [Q,2] list of (sequence, position)");
-  const torch::Tensor index = positions.to(inputs.input_ids.device(), torch::kLong);
-  const torch::Tensor rows = index.select(1, 0), columns = index.select(1, 1);
-  if (rows.min().item<int64_t>() < 0 || rows.max().item<int64_t>() >= inputs.input_ids.size(0) ||
-      columns.min().item<int64_t>() < 0 ||
-      columns.max().item<int64_t>() >= inputs.input_ids.size(1))
-    throw_user_error("hidden_at: a position lies outside the [{}, {}] batch",
-                     inputs.input_ids.size(0), inputs.input_ids.size(1));
+  const torch::Tensor index = query_index(inputs, positions);
   Prepared prepared = prepare(inputs);
-  // The decoder stops at the last queried position.
-  counters_.decoder_tokens += inputs.input_ids.size(0) * (columns.max().item<int64_t>() + 1);
   return language_model->decode_at(prepared.embeds, prepared.position_ids, prepared.mask, index);
 }
 

@@ -28,9 +28,9 @@ torch::Tensor LinearImpl::forward(const torch::Tensor& input) {
   torch::Tensor output = torch::nn::functional::linear(input, weight, bias);
   if (has_lora()) {
     torch::Tensor x = lora_dropout_ ? lora_dropout_->forward(input) : input;
-    output = output + torch::nn::functional::linear(torch::nn::functional::linear(x, lora_a_),
-                                                    lora_b_) *
-                          lora_scaling_;
+    output =
+        output + torch::nn::functional::linear(torch::nn::functional::linear(x, lora_a_), lora_b_) *
+                     lora_scaling_;
   }
   return output;
 }
