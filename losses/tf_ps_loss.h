@@ -10,6 +10,9 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <torch/torch.h>
 
@@ -31,6 +34,21 @@ struct LossTerms {
   double element = 0;  // α·TF_e + β·PS_e + γ·REG_e (enters total with weight w_e)
   double element_tf = 0, element_ps = 0, element_regression = 0;
   int64_t overall_questions = 0, element_questions = 0;  // global counts
+
+  // The logged values by name (total, tf, ps, ..., element_questions), e.g. for metrics lines.
+  std::vector<std::pair<std::string, double>> named_values() const {
+    return {{"total", total},
+            {"tf", tf},
+            {"ps", ps},
+            {"regression", regression},
+            {"plcc", plcc},
+            {"element", element},
+            {"element_tf", element_tf},
+            {"element_ps", element_ps},
+            {"element_regression", element_regression},
+            {"overall_questions", static_cast<double>(overall_questions)},
+            {"element_questions", static_cast<double>(element_questions)}};
+  }
 };
 
 class TfPsLoss {

@@ -39,10 +39,15 @@ VqaTrainingTask::VqaTrainingTask(models::Backbone& model, const data::BatchBuild
       epoch_end_(std::move(epoch_end)),
       forward_tokens_(forward_tokens) {}
 
-torch::Tensor VqaTrainingTask::loss_sum(const std::vector<int64_t>& samples) {
+std::vector<int64_t> VqaTrainingTask::records_of(const std::vector<int64_t>& samples) const {
   std::vector<int64_t> records;
   records.reserve(samples.size());
   for (int64_t s : samples) records.push_back(train_records_.at(static_cast<size_t>(s)));
+  return records;
+}
+
+torch::Tensor VqaTrainingTask::loss_sum(const std::vector<int64_t>& samples) {
+  const std::vector<int64_t> records = records_of(samples);
   model_.train();
   // The step's data wait: the loader's hand-over, or the whole build when it happens here.
   const auto t0 = std::chrono::steady_clock::now();
@@ -61,19 +66,7 @@ torch::Tensor VqaTrainingTask::loss_sum(const std::vector<int64_t>& samples) {
   const losses::QuestionTargets targets =
       losses::question_targets_from(batch, overall_, element_).to(device);
   const losses::LossTerms terms = loss_(hidden, model_.lm_head_weight(), targets, &gatherer_);
-  for (const auto& [name, value] : std::initializer_list<std::pair<const char*, double>>{
-           {"total", terms.total},
-           {"tf", terms.tf},
-           {"ps", terms.ps},
-           {"regression", terms.regression},
-           {"plcc", terms.plcc},
-           {"element", terms.element},
-           {"element_tf", terms.element_tf},
-           {"element_ps", terms.element_ps},
-           {"element_regression", terms.element_regression},
-           {"overall_questions", static_cast<double>(terms.overall_questions)},
-           {"element_questions", static_cast<double>(terms.element_questions)}})
-    term_sums_[name] += value;
+  for (const auto& [name, value] : terms.named_values()) term_sums_[name] += value;
   ++term_batches_;
   // The loop divides by the samples this rank saw in the accumulation window; the loss's objective
   // is already a per-sample mean whose average over ranks is the global loss.
@@ -89,11 +82,7 @@ void VqaTrainingTask::begin_epoch(int64_t, const std::vector<std::vector<int64_t
   loader_.reset();  // the previous epoch's threads stop first
   if (workers_ <= 0) return;
   std::vector<std::vector<int64_t>> records;
-  for (const auto& samples : plan) {
-    std::vector<int64_t> r;
-    for (int64_t s : samples) r.push_back(train_records_.at(static_cast<size_t>(s)));
-    records.push_back(std::move(r));
-  }
+  for (const auto& samples : plan) records.push_back(records_of(samples));
   loader_ = std::make_unique<data::BatchLoader>(
       [this](const std::vector<int64_t>& indices) { return builder_.build(indices); },
       std::move(records), workers_, prefetch_);

@@ -51,6 +51,9 @@ class VqaTrainingTask : public TrainingTask {
   double take_data_wait_seconds() override;
 
  private:
+  // Record indices of sampler positions (dataset position i is record train_records_[i]).
+  std::vector<int64_t> records_of(const std::vector<int64_t>& samples) const;
+
   models::Backbone& model_;
   const data::BatchBuilder& builder_;
   std::vector<int64_t> train_records_;
