@@ -3,12 +3,7 @@
 # A `method: variants` sweep (an ablation) through the binary: two trials named by their variants,
 # run locally, collected into results.csv / results.md with bootstrap intervals and the paired
 # difference of the second trial against the baseline (consistent with the two summaries).
-set -euo pipefail
-exe=$(readlink -f "$1")
-python=$2
-work=$(mktemp -d /tmp/tokenfocus-ablation.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-source "$(dirname "$0")/tiny_run.sh"
+source "$(dirname "$0")/tiny_run.sh" ablation "$@"
 { tiny_run_sections "$work"; cat <<YAML
 name: ablation-test
 backbones:

@@ -3,12 +3,7 @@
 # A run with prompt.element_questions: false, as a new user would launch it: `launch --local` says
 # before training that no NTIRE submission will come of it, trains, and the ensemble still bags,
 # stacks and blends the overall score and writes its report and summary (acc and final n/a).
-set -euo pipefail
-exe=$(readlink -f "$1")
-python=$2
-work=$(mktemp -d /tmp/tokenfocus-no-elements.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-source "$(dirname "$0")/tiny_run.sh"
+source "$(dirname "$0")/tiny_run.sh" no-elements "$@"
 { tiny_run_sections "$work"; cat <<YAML
 name: no-elements
 backbones:

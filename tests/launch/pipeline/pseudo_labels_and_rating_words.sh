@@ -8,12 +8,7 @@
 #     (with a confidence filter) and whose data.element_flags down-weight split_confidence 0:
 #     the pseudo-labelled test images train every fold and appear in no fold, store or evaluation
 #     row; bad pseudo-label settings fail before training, naming the key.
-set -euo pipefail
-exe=$(readlink -f "$1")
-python=$2
-work=$(mktemp -d /tmp/tokenfocus-pseudo.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-source "$(dirname "$0")/tiny_run.sh"
+source "$(dirname "$0")/tiny_run.sh" pseudo "$@"
 common() { tiny_run_sections "$work" 8; }
 tiny=$(tiny_backbone "$work")
 { common; cat <<YAML

@@ -1,7 +1,16 @@
-# Sourced by the pipeline tests: the pieces of a small run on the synthetic set that each of them
-# starts from (36 training images, 3 folds, one epoch, a tiny Qwen2-VL made from scratch).
+# Sourced by the pipeline tests, which are called as SCRIPT TOKENFOCUS PYTHON from the repository
+# root:  source "$(dirname "$0")/tiny_run.sh" NAME "$@"
+# Sets exe, python and work (a scratch folder removed on exit), and defines the pieces of a small
+# run on the synthetic set that each of them starts from (36 training images, 3 folds, one epoch,
+# a tiny Qwen2-VL made from scratch):
 #   tiny_run_sections WORK [TEST_SAMPLES]  the data, optim, folds and ensemble sections
 #   tiny_backbone WORK                     the keys of one tiny backbone, for {name: N, $(...)}
+set -euo pipefail
+exe=$(readlink -f "$2")
+python=$3
+work=$(mktemp -d "/tmp/tokenfocus-$1.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
 tiny_run_sections() {
   local work=$1 test_samples=${2:-6}
   cat <<YAML

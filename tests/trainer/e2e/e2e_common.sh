@@ -1,7 +1,7 @@
 # Sourced by the trainer's end-to-end scripts, which are called as SCRIPT TOKENFOCUS PYTHON from
 # the repository root:  source "$(dirname "$0")/e2e_common.sh" NAME "$@"
 # Sets exe, python, repo, work (a scratch folder removed on exit) and mpi (2 ranks), and defines
-# expect_error.
+# expect_error and compare_stores.
 set -euo pipefail
 e2e_name=$1
 exe=$(readlink -f "$2")
@@ -11,6 +11,10 @@ work=$(mktemp -d "/tmp/tokenfocus-$e2e_name.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 mpi=(mpirun -np 2 --oversubscribe --bind-to none)
 [ "$(id -u)" -eq 0 ] && mpi+=(--allow-run-as-root)
+
+compare_stores() {  # compare_stores DIR_A DIR_B FOLDS [ATOL]: see compare_stores.py
+  "$python" "$(dirname "${BASH_SOURCE[0]}")/compare_stores.py" "$@"
+}
 
 expect_error() {  # expect_error TEXT COMMAND...: exit code 1 (user error) and TEXT in the output
   local text=$1; shift

@@ -59,22 +59,10 @@ assert t["finetune"] == "lora" and t["model_type"] == "qwen2_vl", t
 print(f"checkpoints {steps}: {len(weights)} LoRA tensors each (+ AdamW state, + PEFT adapter/); export merged")
 PY
 
-same_stores() {  # same_stores DIR_A DIR_B: every dataset of fold0.h5 byte-equal
-  "$python" - "$1" "$2" <<'PY'
-import sys, h5py, numpy as np
-with h5py.File(f"{sys.argv[1]}/tiny/fold0.h5") as a, h5py.File(f"{sys.argv[2]}/tiny/fold0.h5") as b:
-    for split in ("oof", "test"):
-        for name in ("keys", "score", "label_probs", "element_prob"):
-            x, y = a[split][name][()], b[split][name][()]
-            assert x.shape == y.shape and np.array_equal(x, y), (split, name, np.abs(x - y).max() if x.dtype.kind == "f" else "")
-    n = len(a["oof"]["score"])
-print(f"identical: {n} out-of-fold rows and the test rows, every dataset")
-PY
-}
 cp -r "$work/run/predictions" "$work/predictions-train"
 "${mpi[@]}" "$exe" predict "$work/run.yaml" 2>&1 | tee "$work/predict.log"
 grep -q "predicted from $work/run/models/tiny/fold0" "$work/predict.log"
-same_stores "$work/predictions-train" "$work/run/predictions"
+compare_stores "$work/predictions-train" "$work/run/predictions" 0
 # score: records with a missing image, and neither --data nor --image.
 echo '[{"prompt": "a red circle", "img_path": "images/none.png"}]' > "$work/missing.json"
 expect_error "images/none.png" "$exe" score --model "$work/run/models/tiny/fold0" --data "$work/missing.json"
@@ -84,7 +72,7 @@ expect_error "give --data RECORDS.json or --image IMG --prompt TEXT" \
 rm -rf "$work/run/models/tiny/fold0"
 "${mpi[@]}" "$exe" predict "$work/run.yaml" 2>&1 | tee "$work/predict2.log"
 grep -q "predicting from checkpoint" "$work/predict2.log"
-same_stores "$work/predictions-train" "$work/run/predictions"
+compare_stores "$work/predictions-train" "$work/run/predictions" 0
 
 # A checkpoint whose LoRA factor has the wrong dtype (DONE rewritten, so it verifies): resume
 # refuses it, naming the tensor and the file.
