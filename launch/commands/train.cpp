@@ -5,6 +5,7 @@
 #include "common/config/run_config.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/process_memory.h"
 #include "launch/command_registry.h"
 #include "trainer/fold_runner.h"
 #include "trainer/rank_start.h"
@@ -41,7 +42,13 @@ CommandRun setup_train(CLI::App& command) {
     if (o->fold >= 0) selection.fold = o->fold;
     selection.resume = o->resume;
     selection.code_version = "tokenfocus " TOKENFOCUS_VERSION;
-    return trainer::train_run(run, selection, *comm);
+    // Host memory for checking `tokenfocus plan` (docs/memory.md): resident before any data or
+    // model, and the process's peak (VmHWM) once every fold is done.
+    const int64_t start_rss = resident_bytes();
+    const int code = trainer::train_run(run, selection, *comm);
+    log::info("train: rank {} peak resident memory {} KiB (VmHWM), {} KiB before data and models",
+              comm->rank(), peak_resident_bytes() / 1024, start_rss / 1024);
+    return code;
   };
 }
 
