@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "models/autocast.h"
 
 namespace tokenfocus::models {
 
@@ -25,6 +26,7 @@ torch::Tensor Backbone::query_index(const ModelInputs& inputs, const torch::Tens
 }
 
 torch::Tensor Backbone::focus_logits(const torch::Tensor& hidden, const torch::Tensor& rows) {
+  const StorageAutocast autocast(*this);
   torch::Tensor weight = lm_head_weight();
   if (rows.defined()) weight = weight.index_select(0, rows.to(torch::kLong));
   return torch::matmul(hidden, weight.t());
@@ -62,9 +64,10 @@ void restore(std::vector<at::Generator>& generators, const std::vector<torch::Te
 
 struct BlockHolder : torch::CustomClassHolder {
   BlockHolder(std::shared_ptr<Block> b, std::vector<torch::Tensor> states)
-      : block(std::move(b)), rng_states(std::move(states)) {}
+      : block(std::move(b)), rng_states(std::move(states)), autocast(AutocastState::current()) {}
   std::shared_ptr<Block> block;
   std::vector<torch::Tensor> rng_states;  // the generators' states when forward ran the block
+  AutocastState autocast;  // backward runs outside forward's autocast scopes: re-enter them
 };
 
 // inputs = [input, parameters...]; only the block's output is kept between forward and backward.
@@ -106,6 +109,7 @@ struct CheckpointFunction : public torch::autograd::Function<CheckpointFunction>
       const std::vector<torch::Tensor> now = states_of(generators);
       restore(generators, holder->rng_states);
       torch::AutoGradMode enable(true);
+      const AutocastState::Guard autocast(holder->autocast);
       try {
         output = (*block)(input);
       } catch (...) {

@@ -77,7 +77,8 @@ class Backbone : public torch::nn::Module {
 // parameters are inputs of the autograd node, so gradients flow even when `input` needs none, as
 // with LoRA on a frozen embedding). The recompute replays forward's random draws (LoRA dropout):
 // the CPU generator's state, and the CUDA one of the input's device, are saved with the node and
-// restored around it, as torch.utils.checkpoint's preserve_rng_state does.
+// restored around it, as torch.utils.checkpoint's preserve_rng_state does; so is the autocast
+// state forward ran under (backward runs outside the caller's autocast scope).
 torch::Tensor run_checkpointed(const std::function<torch::Tensor(const torch::Tensor&)>& block,
                                const torch::Tensor& input,
                                const std::vector<torch::Tensor>& parameters);

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "common/error.h"
+#include "models/autocast.h"
 #include "models/internlm2_decoder.h"
 #include "models/packed_row.h"
 #include "models/qwen2_decoder.h"
@@ -250,6 +251,7 @@ InternVLBackbone::Prepared InternVLBackbone::prepare(const ModelInputs& inputs) 
 }
 
 FullForwardOutputs InternVLBackbone::forward_full(const ModelInputs& inputs) {
+  const StorageAutocast autocast(*this);
   Prepared prepared = prepare(inputs);
   counters_.decoder_tokens += inputs.input_ids.numel();
   FullForwardOutputs out;
@@ -266,6 +268,7 @@ FullForwardOutputs InternVLBackbone::forward_full(const ModelInputs& inputs) {
 
 torch::Tensor InternVLBackbone::hidden_at(const ModelInputs& inputs,
                                           const torch::Tensor& positions) {
+  const StorageAutocast autocast(*this);
   const torch::Tensor index = query_index(inputs, positions);
   Prepared prepared = prepare(inputs);
   return language_model->decode_at(prepared.embeds, prepared.position_ids, prepared.mask, index);
@@ -275,14 +278,22 @@ std::shared_ptr<InternVLBackbone> build_internvl_backbone(const InternVLConfig& 
   return std::make_shared<InternVLBackbone>(config);
 }
 
-std::shared_ptr<Backbone> load_internvl_backbone(const std::string& model_dir) {
+std::shared_ptr<Backbone> load_internvl_backbone(const std::string& model_dir,
+                                                 const LoadOptions& load) {
   const std::filesystem::path dir(model_dir);
   if (!std::filesystem::is_directory(dir)) throw_user_error("{}: not a model folder", model_dir);
   InternVLConfig config = read_internvl_config((dir / "config.json").string());
   if (config.img_context_token_id < 0)
     config.img_context_token_id = find_img_context_token_id(model_dir);
-  auto backbone = build_internvl_backbone(config);
-  load_state_dict_strict(*backbone, load_checkpoint_dir(model_dir), model_dir);
+  const auto tensors = load_checkpoint_dir(model_dir);  // mapped, nothing read yet
+  std::shared_ptr<InternVLBackbone> backbone;
+  {
+    const DefaultDtypeScope dtype(build_dtype(tensors, load));
+    backbone = build_internvl_backbone(config);
+  }
+  StrictLoadOptions options;
+  options.keep_stored_dtypes = !load.dtype;
+  load_state_dict_strict(*backbone, tensors, model_dir, options);
   backbone->eval();
   return backbone;
 }

@@ -21,6 +21,7 @@
 #include "models/internvit.h"
 #include "models/internvl_config.h"
 #include "models/linear.h"
+#include "models/state_dict.h"
 
 namespace tokenfocus::models {
 
@@ -96,7 +97,9 @@ class InternVLBackbone : public Backbone {
 std::shared_ptr<InternVLBackbone> build_internvl_backbone(const InternVLConfig& config);
 // MODEL_DIR with an internvl_chat config.json: the backbone with every weight loaded strictly
 // (one UserError lists missing, unexpected and mis-shaped tensors), in eval mode.
-// img_context_token_id: config.json's key, else the folder's tokenizer files.
-std::shared_ptr<Backbone> load_internvl_backbone(const std::string& model_dir);
+// img_context_token_id: config.json's key, else the folder's tokenizer files. Weights are stored as
+// `load` says (models/state_dict.h).
+std::shared_ptr<Backbone> load_internvl_backbone(const std::string& model_dir,
+                                                 const LoadOptions& load = {});
 
 }  // namespace tokenfocus::models

@@ -27,7 +27,10 @@ LinearImpl::LinearImpl(int64_t in_features, int64_t out_features, bool with_bias
 torch::Tensor LinearImpl::forward(const torch::Tensor& input) {
   torch::Tensor output = torch::nn::functional::linear(input, weight, bias);
   if (has_lora()) {
-    torch::Tensor x = lora_dropout_ ? lora_dropout_->forward(input) : input;
+    // PEFT casts the input to the factors' dtype (float32) first; under autocast the two matmuls
+    // still run in bf16, and the dropout mask is drawn on the same float32 tensor as there.
+    const torch::Tensor cast = input.to(lora_a_.scalar_type());
+    torch::Tensor x = lora_dropout_ ? lora_dropout_->forward(cast) : cast;
     output =
         output + torch::nn::functional::linear(torch::nn::functional::linear(x, lora_a_), lora_b_) *
                      lora_scaling_;
@@ -38,7 +41,9 @@ torch::Tensor LinearImpl::forward(const torch::Tensor& input) {
 void LinearImpl::add_lora(const LoraSettings& settings) {
   TORCH_CHECK(!has_lora(), "LoRA was already added to this layer");
   TORCH_CHECK(settings.rank > 0, "LoRA rank must be positive");
-  const auto options = weight.options().requires_grad(true);
+  // Trainable factors are float32 master weights even over a bf16 base (PEFT's
+  // autocast_adapter_dtype): AdamW updates them in float32.
+  const auto options = weight.options().dtype(torch::kFloat).requires_grad(true);
   torch::Tensor a = torch::empty({settings.rank, in_features()}, options);
   {
     torch::NoGradGuard no_grad;
@@ -56,7 +61,8 @@ void LinearImpl::merge_lora() {
   if (!has_lora()) return;
   {
     torch::NoGradGuard no_grad;
-    weight.add_(torch::matmul(lora_b_, lora_a_) * lora_scaling_);
+    // In float32, then rounded once into the base's dtype (PEFT's merge over a bf16 base).
+    weight.add_((torch::matmul(lora_b_, lora_a_) * lora_scaling_).to(weight.scalar_type()));
   }
   unregister_module("lora_A");
   unregister_module("lora_B");

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "models/autocast.h"
 #include "models/mrope.h"
 #include "models/qwen2_5_vl_vision.h"
 
@@ -107,6 +108,7 @@ QwenVLBackbone::Prepared QwenVLBackbone::prepare(const ModelInputs& inputs) {
 }
 
 FullForwardOutputs QwenVLBackbone::forward_full(const ModelInputs& inputs) {
+  const StorageAutocast autocast(*this);
   Prepared prepared = prepare(inputs);
   const torch::Tensor mask =
       inputs.attention_mask.defined() ? inputs.attention_mask : torch::ones_like(inputs.input_ids);
@@ -122,6 +124,7 @@ FullForwardOutputs QwenVLBackbone::forward_full(const ModelInputs& inputs) {
 }
 
 torch::Tensor QwenVLBackbone::hidden_at(const ModelInputs& inputs, const torch::Tensor& positions) {
+  const StorageAutocast autocast(*this);
   const torch::Tensor index = query_index(inputs, positions);
   Prepared prepared = prepare(inputs);
   const torch::Tensor mask =

@@ -20,18 +20,24 @@ std::shared_ptr<Backbone> build_backbone(const HfModelConfig& config) {
                    config.model_type);
 }
 
-std::shared_ptr<Backbone> load_backbone(const std::string& model_dir) {
+std::shared_ptr<Backbone> load_backbone(const std::string& model_dir, const LoadOptions& load) {
   const std::filesystem::path dir(model_dir);
   if (!std::filesystem::is_directory(dir)) throw_user_error("{}: not a model folder", model_dir);
-  if (is_internvl_config((dir / "config.json").string())) return load_internvl_backbone(model_dir);
+  if (is_internvl_config((dir / "config.json").string()))
+    return load_internvl_backbone(model_dir, load);
   const HfModelConfig config = read_hf_config((dir / "config.json").string());
-  std::shared_ptr<Backbone> backbone = build_backbone(config);
   StrictLoadOptions options;
+  options.keep_stored_dtypes = !load.dtype;
   // Tied checkpoints may still carry lm_head.weight (a copy of the embedding): accept and ignore
   // it.
   if (config.tie_word_embeddings) options.allow_unexpected.push_back("lm_head.weight");
-  auto tensors = load_checkpoint_dir(model_dir);
+  auto tensors = load_checkpoint_dir(model_dir);  // mapped, nothing read yet
   if (config.tie_word_embeddings) tensors.erase("lm_head.weight");
+  std::shared_ptr<Backbone> backbone;
+  {
+    const DefaultDtypeScope dtype(build_dtype(tensors, load));
+    backbone = build_backbone(config);
+  }
   load_state_dict_strict(*backbone, tensors, model_dir, options);
   backbone->eval();
   return backbone;

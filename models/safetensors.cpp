@@ -57,6 +57,15 @@ class FileMapping {
 
 namespace {
 
+// What a tensor's storage holds when it views a mapped file.
+struct MappedBytes {
+  std::shared_ptr<FileMapping> mapping;
+};
+
+void delete_mapped_bytes(void* context) {
+  delete static_cast<MappedBytes*>(context);
+}
+
 SafetensorsDtype safetensors_dtype_of(torch::ScalarType dtype, const std::string& path,
                                       const std::string& name) {
   switch (dtype) {
@@ -178,9 +187,13 @@ torch::Tensor SafetensorsFile::get(const std::string& name) const {
     std::memcpy(copy.data_ptr(), data, e.end - e.begin);
     return copy;
   }
-  std::shared_ptr<FileMapping> keep_alive = mapping_;
-  return torch::from_blob(
-      data, e.shape, [keep_alive](void*) mutable { keep_alive.reset(); }, options);
+  // The storage keeps the mapping alive through a context of our own type, so that
+  // release_mapped_pages can recognise tensors that view a mapping.
+  c10::DataPtr pointer(data, new MappedBytes{mapping_}, &delete_mapped_bytes,
+                       c10::Device(c10::kCPU));
+  c10::Storage storage(c10::Storage::use_byte_size_t(), e.end - e.begin, std::move(pointer),
+                       /*allocator=*/nullptr, /*resizable=*/false);
+  return torch::empty({0}, options).set_(storage, 0, e.shape, c10::contiguous_strides(e.shape));
 }
 
 torch::Tensor SafetensorsFile::get(const std::string& name, torch::ScalarType dtype) const {
@@ -190,6 +203,21 @@ torch::Tensor SafetensorsFile::get(const std::string& name, torch::ScalarType dt
     throw_user_error("{}: tensor \"{}\" is {}, cannot convert it to {}", path_, name,
                      safetensors_dtype_name(entry(name).dtype), c10::toString(dtype));
   return tensor.to(dtype);
+}
+
+bool release_mapped_pages(const torch::Tensor& tensor) {
+  if (!tensor.defined() || !tensor.has_storage()) return false;
+  const c10::DataPtr& pointer = tensor.storage().data_ptr();
+  if (pointer.get_deleter() != &delete_mapped_bytes) return false;
+  // The whole pages inside the tensor's bytes; pages shared with a neighbour stay.
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<uintptr_t>(tensor.data_ptr());
+  const auto end = begin + static_cast<uintptr_t>(tensor.numel()) * tensor.element_size();
+  const uintptr_t first = (begin + page - 1) / page * page, last = end / page * page;
+  if (last <= first) return true;
+  // MADV_DONTNEED on a private file mapping drops our view of the pages; a later read faults
+  // them in again from the file.
+  return ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED) == 0;
 }
 
 std::map<std::string, torch::Tensor> load_safetensors(const std::string& path) {

@@ -48,6 +48,13 @@ class SafetensorsFile {
 torch::ScalarType torch_dtype_of(SafetensorsDtype dtype, const std::string& file,
                                  const std::string& tensor);
 
+// For a tensor that views a mapped file (SafetensorsFile::get without a copy): gives the file pages
+// it spans back to the kernel, so that they stop counting in this process's resident memory once
+// the loader has copied them where they belong; a later read maps them in again from the file, so
+// call it only on tensors nobody has written into. Returns false (and does nothing) for any other
+// tensor.
+bool release_mapped_pages(const torch::Tensor& tensor);
+
 // Every tensor of a file, zero-copy.
 std::map<std::string, torch::Tensor> load_safetensors(const std::string& path);
 

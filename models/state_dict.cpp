@@ -23,7 +23,50 @@ void append_list(std::string& message, const char* title, const std::vector<std:
   if (names.size() > kShown) message += fmt::format("\n    ... and {} more", names.size() - kShown);
 }
 
+// target ← source (copy_ converts dtype and device), in slices of at most kSliceBytes of the source
+// along dim 0, each slice's mapped file pages given back as soon as it is copied: loading a
+// memory-mapped checkpoint then holds the weights once plus one slice, not twice.
+void copy_releasing_source(torch::Tensor& target, const torch::Tensor& source) {
+  constexpr int64_t kSliceBytes = 16 << 20;
+  const int64_t bytes = source.numel() * source.element_size();
+  if (source.dim() == 0 || bytes <= kSliceBytes || source.size(0) < 2) {
+    target.copy_(source);
+    release_mapped_pages(source);
+    return;
+  }
+  const int64_t rows = std::max<int64_t>(1, source.size(0) * kSliceBytes / bytes);
+  for (int64_t start = 0; start < source.size(0); start += rows) {
+    const int64_t n = std::min(rows, source.size(0) - start);
+    const torch::Tensor slice = source.narrow(0, start, n);
+    target.narrow(0, start, n).copy_(slice);
+    release_mapped_pages(slice);
+  }
+}
+
 }  // namespace
+
+torch::ScalarType build_dtype(const std::map<std::string, torch::Tensor>& tensors,
+                              const LoadOptions& options) {
+  if (options.dtype) return *options.dtype;
+  std::map<torch::ScalarType, int64_t> elements;
+  for (const auto& [name, tensor] : tensors)
+    if (torch::isFloatingType(tensor.scalar_type()))
+      elements[tensor.scalar_type()] += tensor.numel();
+  torch::ScalarType most = torch::kFloat;
+  int64_t count = -1;
+  for (const auto& [dtype, n] : elements)
+    if (n > count) most = dtype, count = n;
+  return most;
+}
+
+DefaultDtypeScope::DefaultDtypeScope(torch::ScalarType dtype)
+    : previous_(torch::get_default_dtype()) {
+  torch::set_default_dtype(c10::scalarTypeToTypeMeta(dtype));
+}
+
+DefaultDtypeScope::~DefaultDtypeScope() {
+  torch::set_default_dtype(previous_);
+}
 
 bool module_name_matches(const std::string& name, const std::vector<std::string>& patterns) {
   for (const auto& pattern : patterns) {
@@ -89,7 +132,12 @@ void load_state_dict_strict(torch::nn::Module& module,
   torch::NoGradGuard no_grad;
   for (auto& [name, target] : targets) {
     const auto found = tensors.find(name);
-    if (found != tensors.end()) target.copy_(found->second);  // copy_ converts dtype and device
+    if (found == tensors.end()) continue;
+    const torch::Tensor& source = found->second;
+    if (options.keep_stored_dtypes && torch::isFloatingType(source.scalar_type()) &&
+        source.scalar_type() != target.scalar_type())
+      target.set_data(torch::empty(target.sizes(), target.options().dtype(source.scalar_type())));
+    copy_releasing_source(target, source);
   }
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,12 +28,44 @@ struct StrictLoadOptions {
   std::vector<std::string> allow_missing;
   // Tensor names allowed in the file without a module counterpart (same matching).
   std::vector<std::string> allow_unexpected;
+  // Floating parameters take the dtype each tensor is stored in (an exported scorer whose frozen
+  // weights are bf16 and trainable ones float32 loads as it was saved); otherwise the module's.
+  bool keep_stored_dtypes = false;
+};
+
+// How a backbone loader stores floating weights: all in `dtype` (float32 by default; bf16 for a
+// bf16 run, whose trainer then gives the trainable ones float32 master copies), or, without one, in
+// the dtype each tensor is stored in (exported scorers).
+struct LoadOptions {
+  std::optional<torch::ScalarType> dtype = torch::kFloat;
+};
+
+// The dtype to build a module in before loading `tensors` under `options`: options.dtype, or the
+// floating dtype that holds most of the tensors' elements.
+torch::ScalarType build_dtype(const std::map<std::string, torch::Tensor>& tensors,
+                              const LoadOptions& options);
+
+// While alive, new floating tensors default to `dtype`, so a module built inside allocates its
+// weights once, in the dtype they will be stored in (a 7 B model built in float32 and then
+// converted would briefly need twice its bf16 size). The default is process-wide: build models
+// before any other thread makes tensors.
+class DefaultDtypeScope {
+ public:
+  explicit DefaultDtypeScope(torch::ScalarType dtype);
+  ~DefaultDtypeScope();
+  DefaultDtypeScope(const DefaultDtypeScope&) = delete;
+  DefaultDtypeScope& operator=(const DefaultDtypeScope&) = delete;
+
+ private:
+  caffe2::TypeMeta previous_;
 };
 
 // Copies the tensors into the module's parameters and buffers (named as named_parameters() /
 // named_buffers() name them). Floating tensors are converted to the parameter's dtype (bf16, fp16,
 // fp32, fp64 in any direction); integer and bool tensors must match exactly. `source_name` names
-// the checkpoint in errors. Nothing is modified unless everything matches.
+// the checkpoint in errors. Nothing is modified unless everything matches. Mapped source tensors
+// give their file pages back as they are copied (models/safetensors.h), so peak memory stays near
+// the module's own size.
 void load_state_dict_strict(torch::nn::Module& module,
                             const std::map<std::string, torch::Tensor>& tensors,
                             const std::string& source_name, const StrictLoadOptions& options = {});

@@ -101,7 +101,9 @@ ScorerFolder load_scorer_folder(const std::string& dir) {
   config::ScorerConfig settings = config::resolve_file<config::ScorerConfig>(settings_file).config;
   data::Tokenizer tokenizer = data::Tokenizer::from_file((folder / "tokenizer.json").string());
   ScorerFolder scorer{std::move(settings),
-                      models::load_backbone(dir),
+                      // As exported: a bf16 run's frozen weights stay bf16 and compute under
+                      // autocast, so scores equal the training run's predictions.
+                      models::load_backbone(dir, {std::nullopt}),
                       std::move(tokenizer),
                       {},
                       {},

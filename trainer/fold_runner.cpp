@@ -113,6 +113,18 @@ void configure_finetuning(models::Backbone& model, const config::BackboneConfig&
   model.set_gradient_checkpointing(b.gradient_checkpointing);
 }
 
+// The backbone as a run trains it: loaded in the dtype optim.precision asks for, its trainable
+// parameters chosen, and (bf16) frozen weights in bf16 beside float32 trainable ones.
+std::shared_ptr<models::Backbone> load_for_training(const config::RunConfig& run,
+                                                    const config::BackboneConfig& b) {
+  models::LoadOptions load;
+  load.dtype = load_dtype_for(run.optim.precision, b.finetune);
+  std::shared_ptr<models::Backbone> model = models::load_backbone(b.model_dir, load);
+  configure_finetuning(*model, b);
+  store_weights_for(run.optim.precision, *model);
+  return model;
+}
+
 std::vector<double> element_truth(const std::vector<data::Record>& records,
                                   const std::vector<int64_t>& indices) {
   std::vector<double> truth;
@@ -236,8 +248,7 @@ int train_fold(const config::ResolvedRunConfig& resolved, const config::Backbone
   }
 
   torch::manual_seed(static_cast<uint64_t>(run.seed) * 1000003ULL + static_cast<uint64_t>(fold));
-  std::shared_ptr<models::Backbone> model = models::load_backbone(b.model_dir);
-  configure_finetuning(*model, b);
+  std::shared_ptr<models::Backbone> model = load_for_training(run, b);
   if (!comm.device().is_cpu()) model->to(comm.device());
   const auto processor = scoring::make_image_processor_for(b.model_dir, b.image);
   const data::BatchBuilderOptions options = builder_options(run, b, *model);
@@ -375,8 +386,7 @@ std::shared_ptr<models::Backbone> model_from_checkpoint(const config::ResolvedRu
   if (loaded.state.config_hash != resolved.hash)
     log::warn("{}: written by run config {}, predicting with {} (data or questions may differ)",
               *folder, loaded.state.config_hash.substr(0, 12), resolved.hash.substr(0, 12));
-  std::shared_ptr<models::Backbone> model = models::load_backbone(b.model_dir);
-  configure_finetuning(*model, b);
+  std::shared_ptr<models::Backbone> model = load_for_training(resolved.config, b);
   load_parameters(trainable_parameters(*model), loaded.weights, *folder + "/model.safetensors");
   if (b.finetune == "lora") models::merge_lora(*model);
   log::info("{}/fold{}: no exported model; predicting from checkpoint {} (step {})", b.name, fold,
@@ -437,8 +447,6 @@ int predict_fold_from_export(const config::ResolvedRunConfig& resolved,
 
 int train_run(const config::ResolvedRunConfig& resolved, const TrainSelection& selection,
               Communicator& comm) {
-  check_precision(resolved.config.optim.precision,
-                  c10::DeviceTypeName(comm.device().type(), /*lower_case=*/true));
   return for_each_selected_fold(
       resolved, selection, comm,
       [&](const config::BackboneConfig& b, const BackboneText& text, int64_t fold,

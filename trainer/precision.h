@@ -1,35 +1,26 @@
-// Mixed precision of the training forward (optim.precision). bf16 runs the forward under CUDA
-// autocast (matmuls and convolutions in bfloat16, reductions and softmax in float32, as
-// torch.autocast(device_type="cuda", dtype=torch.bfloat16) does); parameters, gradients, AdamW
-// state and predictions stay float32, so no loss scaling is needed. CPU runs are fp32 only.
+// Mixed precision of a run (optim.precision). fp32 (the default): every weight, activation and
+// state in float32. bf16: weights that do not train (the base under LoRA, a frozen vision tower,
+// everything but the head) are stored in bfloat16 while the trainable ones keep float32 master
+// weights, float32 gradients and float32 AdamW state; the forward runs under bf16 autocast on the
+// run's device, CPU or CUDA (matmuls and convolutions in bf16: what torch.autocast(device_type,
+// dtype=torch.bfloat16) does), which a model storing bf16 weights turns on by itself
+// (models/autocast.h). No loss scaling is needed. Predictions are float32 either way.
 #pragma once
 
 #include <string>
 
+#include <torch/torch.h>
+
 namespace tokenfocus::trainer {
 
-// Whether `precision` ("fp32" | "bf16") can run with tensors on `device_type` ("cpu", "cuda", as
-// torch::Device::str() prefixes it). UserError naming optim.precision when it cannot: bf16 on a
-// CPU run, or bf16 with a libtorch built without CUDA.
-void check_precision(const std::string& precision, const std::string& device_type);
+// The dtype to load a backbone in for training. bf16 only where nothing that is loaded trains
+// (LoRA under optim.precision bf16): the base goes straight into bf16, never through a float32
+// copy. Otherwise float32, so that loaded weights that train keep every bit of the checkpoint.
+// UserError naming optim.precision for a value other than fp32 / bf16.
+torch::ScalarType load_dtype_for(const std::string& precision, const std::string& finetune);
 
-// While alive (and `enabled`), CUDA autocast to bfloat16 is on for this thread; the previous
-// autocast state is restored on destruction (libtorch 2.x's device-generic autocast API).
-class AutocastScope {
- public:
-  explicit AutocastScope(bool enabled);
-  ~AutocastScope();
-  AutocastScope(const AutocastScope&) = delete;
-  AutocastScope& operator=(const AutocastScope&) = delete;
-
-  // Whether CUDA autocast is on for this thread, and its dtype's name ("BFloat16", "Half").
-  static bool cuda_autocast_enabled();
-  static std::string cuda_autocast_dtype();
-
- private:
-  bool enabled_;
-  bool previous_enabled_ = false;
-  int previous_dtype_ = 0;  // at::ScalarType
-};
+// After the trainable parameters are chosen: under bf16, frozen parameters are stored in bf16 and
+// trainable ones in float32; under fp32 nothing changes. Returns how many parameters changed dtype.
+int store_weights_for(const std::string& precision, torch::nn::Module& module);
 
 }  // namespace tokenfocus::trainer

@@ -22,10 +22,10 @@
 #include <gtest/gtest.h>
 
 #include "gpu_support.h"
+#include "models/autocast.h"
 #include "models/registry.h"
 #include "models/safetensors.h"
 #include "tests/support/model_case.h"
-#include "trainer/precision.h"
 
 namespace tokenfocus::models {
 namespace {
@@ -72,7 +72,7 @@ TEST(GpuQwen2Vl, ForwardAndBackwardMatchTransformersOnTheSameGpu) {
     torch::NoGradGuard no_grad;
     torch::Tensor ours;
     {
-      const trainer::AutocastScope autocast(true);
+      const models::AutocastScope autocast(c10::DeviceType::CUDA, true);
       ours = at_real(model->forward_full(inputs).logits);
     }
     const double ours_error = rms(ours - hf_fp32);

@@ -47,10 +47,13 @@ struct Family {
   int64_t tokens_per_tile = 0;  // InternVL
   int64_t pad_id = 0;
 
-  std::shared_ptr<Backbone> load() const {
+  std::shared_ptr<Backbone> load(torch::ScalarType dtype = torch::kFloat) const {
     const std::string dir = golden_dir(name);
-    if (!internvl) return load_backbone(dir);
-    auto backbone = std::dynamic_pointer_cast<InternVLBackbone>(load_internvl_backbone(dir));
+    LoadOptions options;
+    options.dtype = dtype;
+    if (!internvl) return load_backbone(dir, options);
+    auto backbone =
+        std::dynamic_pointer_cast<InternVLBackbone>(load_internvl_backbone(dir, options));
     backbone->set_img_context_token_id(image_token);
     return backbone;
   }

@@ -3,7 +3,9 @@
 // network. On the golden model of every family: LoRA on the attention projections with dropout,
 // the same seed, gradients with checkpointing equal those without to 1e-6 of each one's largest
 // entry (the kernels and their order are the same; what is left is float rounding), and a
-// different seed gives different gradients (the dropout is live, so the check can fail).
+// different seed gives different gradients (the dropout is live, so the check can fail). The same
+// holds for a bf16 run (frozen weights in bf16, float32 LoRA, CPU autocast): the recompute in
+// backward re-enters the autocast that forward ran under.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -41,8 +43,9 @@ data::Batch recompute_batch(const Family& family) {
 }
 
 std::map<std::string, torch::Tensor> lora_gradients(const Family& family, bool checkpointing,
-                                                    uint64_t seed) {
-  auto model = family.load();
+                                                    uint64_t seed,
+                                                    torch::ScalarType dtype = torch::kFloat) {
+  auto model = family.load(dtype);
   for (auto& parameter : model->parameters()) parameter.set_requires_grad(false);
   config::LoraConfig lora;
   lora.rank = 4;
@@ -94,6 +97,21 @@ TEST_P(RecomputeTest, LoraDropoutGradientsEqualWithAndWithoutCheckpointing) {
   EXPECT_GT(other_seed, 1e-3) << "the dropout draws nothing: this test could not fail";
   std::cout << GetParam() << ": " << plain.size() << " LoRA gradients, checkpointed within "
             << error << " (another seed: " << other_seed << ")\n";
+}
+
+TEST_P(RecomputeTest, Bf16AutocastGradientsEqualWithAndWithoutCheckpointing) {
+  const Family family = family_named(GetParam());
+  const auto plain = lora_gradients(family, false, 11, torch::kBFloat16);
+  const auto checkpointed = lora_gradients(family, true, 11, torch::kBFloat16);
+  ASSERT_FALSE(plain.empty());
+  for (const auto& [name, grad] : plain) ASSERT_EQ(grad.scalar_type(), torch::kFloat) << name;
+  const double error = worst_relative(plain, checkpointed);
+  EXPECT_LE(error, 1e-6);
+  // bf16 really ran: the gradients differ from the float32 run's by bf16 rounding, not float32's.
+  const double from_fp32 = worst_relative(lora_gradients(family, false, 11), plain);
+  EXPECT_GT(from_fp32, 1e-4) << "the bf16 run computed in float32";
+  std::cout << GetParam() << " bf16: checkpointed within " << error << " (vs the fp32 run "
+            << from_fp32 << ")\n";
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, RecomputeTest, ::testing::ValuesIn(golden_families()));

@@ -2,8 +2,10 @@
 # Usage: train_lora_end_to_end.sh TOKENFOCUS PYTHON
 # LoRA through the real binary on 2 ranks: checkpoints hold the adapter only (plus its PEFT copy);
 # the export holds merged weights; `predict` from the export and, with the export gone, from the
-# newest checkpoint rebuild train's store exactly; bf16 on CPU and a checkpoint tensor of the wrong
-# dtype stop with one message naming the key / the tensor and the file; score errors.
+# newest checkpoint rebuild train's store exactly; a checkpoint tensor of the wrong dtype stops with
+# one message naming the tensor and the file; score errors. The same run in bf16 on the CPU (frozen
+# weights bf16, float32 LoRA and AdamW state, CPU autocast): an export in bf16 whose `predict`
+# rebuilds train's store exactly, and scores close to the float32 run's.
 source "$(dirname "$0")/e2e_common.sh" lora-e2e "$@"
 
 cat > "$work/run.yaml" <<YAML
@@ -24,9 +26,6 @@ output: {run_dir: $work/run, log_every_steps: 1, keep_checkpoints: 3}
 YAML
 
 "$exe" prepare "$work/run.yaml"
-# bf16 autocast is CUDA only: a CPU run stops before any training, naming the key.
-expect_error "optim.precision: bf16 autocast needs CUDA" \
-  "$exe" train "$work/run.yaml" --set optim.precision=bf16
 "${mpi[@]}" "$exe" train "$work/run.yaml" 2>&1 | tee "$work/train.log"
 
 "$python" - "$work/run" <<'PY'
@@ -109,4 +108,30 @@ expect_error "$newest/model.safetensors: tensor 'model.layers.0.self_attn.q_proj
 rm -rf "$work/run/checkpoints"
 expect_error "no exported model $work/run/models/tiny/fold0 and no complete checkpoint" \
   "$exe" predict "$work/run.yaml"
+# bf16 on the CPU.
+bf16=(--set optim.precision=bf16 --set "output.run_dir=$work/run-bf16")
+"${mpi[@]}" "$exe" train "$work/run.yaml" "${bf16[@]}" 2>&1 | tee "$work/train-bf16.log"
+"$python" - "$work/run-bf16" <<'PY'
+import sys, os, json, struct
+run = sys.argv[1]
+def header(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        return {k: v for k, v in json.loads(f.read(n)).items() if k != "__metadata__"}
+ckpt = f"{run}/checkpoints/tiny/fold0"
+step = sorted(d for d in os.listdir(ckpt) if d.startswith("step-"))[-1]
+weights = header(f"{ckpt}/{step}/model.safetensors")
+assert weights and all(v["dtype"] == "F32" for v in weights.values()), weights
+optim = header(f"{ckpt}/{step}/optimizer.safetensors")
+assert all(v["dtype"] == "F32" for k, v in optim.items() if k != "step"), optim
+exported = header(f"{run}/models/tiny/fold0/model.safetensors")
+dtypes = {v["dtype"] for v in exported.values()}
+assert dtypes == {"BF16"}, dtypes
+print(f"bf16: {len(weights)} float32 LoRA tensors + float32 AdamW state in {step}; export all BF16")
+PY
+cp -r "$work/run-bf16/predictions" "$work/predictions-bf16-train"
+"${mpi[@]}" "$exe" predict "$work/run.yaml" "${bf16[@]}" 2>&1 | tee "$work/predict-bf16.log"
+grep -q "predicted from $work/run-bf16/models/tiny/fold0" "$work/predict-bf16.log"
+compare_stores "$work/predictions-bf16-train" "$work/run-bf16/predictions" 0
+compare_stores "$work/predictions-train" "$work/predictions-bf16-train" 0 0.05
 echo "1 passed, 0 failed"
