@@ -97,24 +97,34 @@ std::string CheckpointStore::save(Communicator& comm, const CheckpointContents& 
   const fs::path final_path = fs::path(directory_) / folder_name(contents.state.optimizer_steps);
   const fs::path temporary =
       fs::path(directory_) / ("." + folder_name(contents.state.optimizer_steps) + ".tmp");
+  const bool sharded = contents.state.zero_stage > 0;
   if (comm.rank() == 0) {
     fs::remove_all(temporary);
     fs::create_directories(temporary / "rng");
+    if (sharded) fs::create_directories(temporary / "optimizer");
   }
   comm.barrier();
   models::save_safetensors(
       (temporary / "rng" / fmt::format("rank{}.safetensors", comm.rank())).string(),
       {{"torch_cpu", rng_state()}});
+  if (sharded)
+    models::save_safetensors(
+        (temporary / "optimizer" / fmt::format("rank{}.safetensors", comm.rank())).string(),
+        contents.optimizer,
+        {{"rank", std::to_string(comm.rank())}, {"world_size", std::to_string(comm.world_size())}});
   if (comm.rank() == 0) {
     models::save_safetensors((temporary / "model.safetensors").string(), contents.weights,
                              {{"format", "pt"}, {"config_hash", contents.state.config_hash}});
-    models::save_safetensors((temporary / "optimizer.safetensors").string(), contents.optimizer);
-    const nlohmann::json state = {{"format_version", kFormatVersion},
-                                  {"epoch", contents.state.epoch},
-                                  {"batch_in_epoch", contents.state.batch_in_epoch},
-                                  {"optimizer_steps", contents.state.optimizer_steps},
-                                  {"world_size", contents.state.world_size},
-                                  {"config_hash", contents.state.config_hash}};
+    if (!sharded)
+      models::save_safetensors((temporary / "optimizer.safetensors").string(), contents.optimizer);
+    nlohmann::json state = {{"format_version", kFormatVersion},
+                            {"epoch", contents.state.epoch},
+                            {"batch_in_epoch", contents.state.batch_in_epoch},
+                            {"optimizer_steps", contents.state.optimizer_steps},
+                            {"world_size", contents.state.world_size},
+                            {"config_hash", contents.state.config_hash}};
+    // Absent in DDP checkpoints, so that those stay byte-identical to earlier versions.
+    if (sharded) state["zero_stage"] = contents.state.zero_stage;
     write_file_atomically((temporary / "trainer_state.json").string(), state.dump(2) + "\n");
     if (contents.write_extra) contents.write_extra(temporary.string());
   }
@@ -193,7 +203,8 @@ std::optional<std::string> CheckpointStore::find_latest(Communicator& comm) cons
   return (fs::path(directory_) / folder_name(step)).string();
 }
 
-CheckpointContents CheckpointStore::load(const std::string& folder, int rank, int world_size) {
+CheckpointContents CheckpointStore::load(const std::string& folder, int rank, int world_size,
+                                         int64_t zero_stage) {
   CheckpointContents contents;
   const fs::path root(folder);
   try {
@@ -206,12 +217,35 @@ CheckpointContents CheckpointStore::load(const std::string& folder, int rank, in
     contents.state.optimizer_steps = state.at("optimizer_steps").get<int64_t>();
     contents.state.world_size = state.at("world_size").get<int64_t>();
     contents.state.config_hash = state.at("config_hash").get<std::string>();
+    contents.state.zero_stage = state.value("zero_stage", int64_t{0});
   } catch (const nlohmann::json::exception& e) {
     throw_user_error("{}: {}", (root / "trainer_state.json").string(), e.what());
   }
+  // Before any optimizer file is opened: every rank reads the same trainer_state.json, so every
+  // rank stops here with the same message (none waits for another).
+  const int64_t saved_zero = contents.state.zero_stage;
+  if (saved_zero != zero_stage)
+    throw_user_error(
+        "{}: written with distributed.zero: {} ({}), this run has distributed.zero: {}; the "
+        "optimizer state of one cannot continue the other: resume with distributed.zero: {} or "
+        "start a new run folder",
+        folder, saved_zero,
+        saved_zero ? fmt::format("AdamW state sharded over {} ranks", contents.state.world_size)
+                   : "AdamW state whole on every rank",
+        zero_stage, saved_zero);
+  if (saved_zero > 0 && contents.state.world_size != world_size)
+    throw_user_error(
+        "{}: a distributed.zero: {} checkpoint of {} ranks (AdamW state in {} shards, "
+        "optimizer/rank0..{}.safetensors) cannot resume on {} ranks; resume with {} ranks or "
+        "start a new run folder",
+        folder, saved_zero, contents.state.world_size, contents.state.world_size,
+        contents.state.world_size - 1, world_size, contents.state.world_size);
   for (auto& [name, tensor] : models::load_safetensors((root / "model.safetensors").string()))
     contents.weights[name] = tensor.clone();
-  for (auto& [name, tensor] : models::load_safetensors((root / "optimizer.safetensors").string()))
+  const fs::path optimizer = saved_zero > 0
+                                 ? root / "optimizer" / fmt::format("rank{}.safetensors", rank)
+                                 : root / "optimizer.safetensors";
+  for (auto& [name, tensor] : models::load_safetensors(optimizer.string()))
     contents.optimizer[name] = tensor.clone();
   const fs::path rng = root / "rng" / fmt::format("rank{}.safetensors", rank);
   if (contents.state.world_size == world_size && fs::exists(rng)) {

@@ -2,8 +2,9 @@
 // DIR/step-<8 digits>/ written under a temporary name, renamed, then marked complete by a DONE file
 // that lists every file with its size and SHA-256. Resume takes the newest folder whose DONE
 // verifies and warns about (and skips) incomplete or corrupt ones. Saving is collective: every
-// rank stores its own RNG state, rank 0 everything else. The folder must be on a filesystem every
-// rank sees.
+// rank stores its own RNG state (and, with distributed.zero: 1, its optimizer shard as
+// optimizer/rank<r>.safetensors), rank 0 everything else. The folder must be on a filesystem
+// every rank sees.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +24,7 @@ struct TrainerState {
   int64_t optimizer_steps = 0;
   int64_t world_size = 1;
   std::string config_hash;
+  int64_t zero_stage = 0;  // distributed.zero: 1 = the optimizer state is one file per rank
 };
 
 struct CheckpointContents {
@@ -30,7 +32,9 @@ struct CheckpointContents {
   // The trainable parameters, by name: every weight for finetune: full, only the LoRA factors for
   // finetune: lora, only the LM head for finetune: head.
   std::map<std::string, torch::Tensor> weights;
-  std::map<std::string, torch::Tensor> optimizer;  // AdamW::state_dict()
+  // AdamW::state_dict() (rank 0's is written), or with zero_stage 1 ZeroAdamW::state_dict() (each
+  // rank's own shard is written, and read back by the same rank).
+  std::map<std::string, torch::Tensor> optimizer;
   // Optional: writes extra files into the (temporary) folder on rank 0, e.g. a PEFT adapter/.
   std::function<void(const std::string& dir)> write_extra;
 };
@@ -53,9 +57,13 @@ class CheckpointStore {
   // tells the others. nullopt when there is none.
   std::optional<std::string> find_latest(Communicator& comm) const;
 
-  // Reads a checkpoint folder (weights, optimizer state, trainer state) and restores this rank's
-  // RNG state when the world size matches. UserError naming the file when something is malformed.
-  static CheckpointContents load(const std::string& folder, int rank, int world_size);
+  // Reads a checkpoint folder (weights, this rank's optimizer state, trainer state) and restores
+  // this rank's RNG state when the world size matches. UserError naming the file when something is
+  // malformed, and naming the folder and both settings when a run with distributed.zero:
+  // `zero_stage` on `world_size` ranks cannot continue it (a ZeRO checkpoint's optimizer shards
+  // fit only its own world size and zero setting).
+  static CheckpointContents load(const std::string& folder, int rank, int world_size,
+                                 int64_t zero_stage = 0);
 
   // Whether a folder is complete: DONE present and every listed file with its size and SHA-256.
   // On false, `why` says what is wrong.

@@ -39,6 +39,16 @@ class Communicator {
   // order.
   virtual std::unique_ptr<CollectiveWork> all_reduce_async(torch::Tensor tensor, ReduceOp op) = 0;
   void all_reduce(torch::Tensor tensor, ReduceOp op) { all_reduce_async(tensor, op)->wait(); }
+  // ZeRO's two halves of an all-reduce, on contiguous tensors of one dtype. Reduce-scatter: `input`
+  // (world_size() equal blocks) is summed or averaged over the ranks and block rank() of the result
+  // lands in `output` (one block; must not overlap `input`).
+  virtual std::unique_ptr<CollectiveWork> reduce_scatter_async(torch::Tensor input,
+                                                               torch::Tensor output,
+                                                               ReduceOp op) = 0;
+  // All-gather of equal-size shards: `output` (world_size() blocks) receives every rank's `shard`
+  // in rank order. In place (no copy) when `shard` is exactly block rank() of `output`.
+  virtual std::unique_ptr<CollectiveWork> all_gather_async(torch::Tensor shard,
+                                                           torch::Tensor output) = 0;
   // In-place broadcast of a contiguous tensor from `root`.
   virtual void broadcast(torch::Tensor tensor, int root) = 0;
   // Concatenates every rank's rows (dim 0 may differ between ranks; other dims must match), in

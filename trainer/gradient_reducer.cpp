@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "common/sha256.h"
+#include "trainer/zero_shard_layout.h"
 
 namespace tokenfocus::trainer {
 namespace {
@@ -74,8 +75,9 @@ struct GradientReducer::Hook {
 };
 
 GradientReducer::GradientReducer(Communicator& comm, std::vector<NamedParameter> parameters,
-                                 double bucket_mb, const std::string& config_hash)
-    : comm_(comm), parameters_(std::move(parameters)) {
+                                 double bucket_mb, const std::string& config_hash,
+                                 GradientSync sync)
+    : comm_(comm), mode_(sync), parameters_(std::move(parameters)) {
   if (bucket_mb <= 0) throw_internal_error("bucket_mb must be positive");
   verify_ranks_agree(comm_, config_hash, parameters_);
   const int64_t cap = static_cast<int64_t>(bucket_mb * 1024 * 1024);
@@ -103,7 +105,15 @@ GradientReducer::GradientReducer(Communicator& comm, std::vector<NamedParameter>
     int64_t numel = 0;
     for (size_t k : group) numel += parameters_[k].tensor.numel();
     const auto& first = parameters_[group.front()].tensor;
-    bucket.buffer = torch::zeros({numel}, first.options().requires_grad(false));
+    const auto options = first.options().requires_grad(false);
+    if (mode_ == GradientSync::kReduceScatter) {
+      // The padding stays zero (no gradient is a view of it), so it adds nothing to any norm.
+      const int64_t padded = padded_bucket_numel(numel, comm_.world_size());
+      bucket.buffer = torch::zeros({padded}, options);
+      bucket.shard = torch::zeros({padded / comm_.world_size()}, options);
+    } else {
+      bucket.buffer = torch::zeros({numel}, options);
+    }
     int64_t offset = 0;
     for (size_t k : group) {
       auto& p = parameters_[k].tensor;
@@ -157,7 +167,10 @@ void GradientReducer::broadcast_parameters() {
 }
 
 void GradientReducer::zero_grad() {
-  for (auto& bucket : buckets_) bucket.buffer.zero_();
+  for (auto& bucket : buckets_) {
+    bucket.buffer.zero_();
+    if (bucket.shard.defined()) bucket.shard.zero_();
+  }
 }
 
 void GradientReducer::reset_pending() {
@@ -190,7 +203,9 @@ void GradientReducer::launch(size_t bucket) {
           "to None?)",
           parameters_[k].name);
   }
-  b.work = comm_.all_reduce_async(b.buffer, ReduceOp::kAverage);
+  b.work = mode_ == GradientSync::kReduceScatter
+               ? comm_.reduce_scatter_async(b.buffer, b.shard, ReduceOp::kAverage)
+               : comm_.all_reduce_async(b.buffer, ReduceOp::kAverage);
 }
 
 void GradientReducer::finish_backward() {

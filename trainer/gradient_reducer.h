@@ -7,6 +7,11 @@
 // on every rank, and every bucket is reduced on every synchronising step, used or not, so that
 // ranks never issue a data-dependent sequence of collectives.
 //
+// ZeRO-1 (GradientSync::kReduceScatter): the same buckets, each padded to a multiple of the world
+// size (trainer/zero_shard_layout.h), are reduce-scattered instead: after finish_backward a
+// bucket's `shard` holds this rank's block of the averaged gradients, while the .grad views keep
+// this rank's own (unreduced) sums; only the shard may feed the optimizer.
+//
 // Threads: on CPU, libtorch runs backward (and so these hooks) on the thread that called
 // backward(); collectives therefore start from that thread. MPI is initialised with
 // MPI_THREAD_MULTIPLE anyway, so CUDA builds whose autograd runs hooks on device threads stay
@@ -35,10 +40,16 @@ std::vector<NamedParameter> trainable_parameters(const torch::nn::Module& module
 void verify_ranks_agree(Communicator& comm, const std::string& config_hash,
                         const std::vector<NamedParameter>& parameters);
 
+enum class GradientSync {
+  kAllReduce,      // DDP: every rank ends with every averaged gradient
+  kReduceScatter,  // ZeRO-1: every rank ends with its block of each bucket, averaged
+};
+
 class GradientReducer {
  public:
   struct Bucket {
     torch::Tensor buffer;            // flat; the parameters' .grad are views into it
+    torch::Tensor shard;             // kReduceScatter: this rank's averaged block of `buffer`
     std::vector<size_t> parameters;  // indices into parameters(), in bucket order
     int64_t pending = 0;             // gradients not yet ready in this backward
     std::unique_ptr<CollectiveWork> work;
@@ -46,7 +57,7 @@ class GradientReducer {
 
   // Verifies the ranks agree, lays out the buckets and installs the hooks. bucket_mb > 0.
   GradientReducer(Communicator& comm, std::vector<NamedParameter> parameters, double bucket_mb,
-                  const std::string& config_hash);
+                  const std::string& config_hash, GradientSync sync = GradientSync::kAllReduce);
   ~GradientReducer();
   GradientReducer(const GradientReducer&) = delete;
   GradientReducer& operator=(const GradientReducer&) = delete;
@@ -59,11 +70,14 @@ class GradientReducer {
   // Zeroes every bucket in place (the .grad views must stay views).
   void zero_grad();
   // After backward on a synchronising step: starts the buckets that hooks have not started (unused
-  // parameters) in order, waits for all, and leaves every .grad averaged over the ranks.
+  // parameters) in order, waits for all, and leaves every .grad (kAllReduce) or every bucket's
+  // shard (kReduceScatter) averaged over the ranks.
   void finish_backward();
 
   const std::vector<NamedParameter>& parameters() const { return parameters_; }
   const std::vector<Bucket>& buckets() const { return buckets_; }
+  GradientSync sync_mode() const { return mode_; }
+  Communicator& communicator() const { return comm_; }
   double last_wait_seconds() const { return last_wait_seconds_; }  // blocked in finish_backward
 
  private:
@@ -73,6 +87,7 @@ class GradientReducer {
   void reset_pending();
 
   Communicator& comm_;
+  GradientSync mode_;
   std::vector<NamedParameter> parameters_;
   std::vector<Bucket> buckets_;
   std::vector<size_t> bucket_of_;      // parameter -> bucket

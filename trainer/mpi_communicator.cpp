@@ -50,14 +50,18 @@ void check_cpu_contiguous(const torch::Tensor& tensor, const char* what) {
 // MPI counts are ints: large tensors go as several requests of at most this many elements.
 constexpr int64_t kMaxChunk = int64_t{1} << 30;
 
+// Keeps the buffers alive until the requests complete; an averaging collective divides `average`
+// (its result) by the world size once they have.
 class MpiWork : public CollectiveWork {
  public:
-  MpiWork(MpiCommunicator* comm, std::vector<MPI_Request> requests, torch::Tensor tensor,
-          bool average, int64_t sequence)
+  MpiWork(MpiCommunicator* comm, std::vector<MPI_Request> requests,
+          std::vector<torch::Tensor> buffers, torch::Tensor average, const char* what,
+          int64_t sequence)
       : comm_(comm),
         requests_(std::move(requests)),
-        tensor_(std::move(tensor)),
-        average_(average),
+        buffers_(std::move(buffers)),
+        average_(std::move(average)),
+        what_(what),
         sequence_(sequence) {}
   ~MpiWork() override {
     if (!done_ && !std::uncaught_exceptions()) wait();
@@ -70,22 +74,31 @@ class MpiWork : public CollectiveWork {
   }
   void wait() override {
     if (done_) return;
-    comm_->wait_requests(requests_, "all_reduce", sequence_);
+    comm_->wait_requests(requests_, what_, sequence_);
     finish();
   }
 
  private:
   void finish() {
     done_ = true;
-    if (average_) tensor_.div_(comm_->world_size());
+    if (average_.defined()) average_.div_(comm_->world_size());
+    buffers_.clear();
   }
   MpiCommunicator* comm_;
   std::vector<MPI_Request> requests_;
-  torch::Tensor tensor_;
-  bool average_;
+  std::vector<torch::Tensor> buffers_;
+  torch::Tensor average_;
+  const char* what_;
   int64_t sequence_;
   bool done_ = false;
 };
+
+// MPI counts are ints; a ZeRO shard above 2^31 elements would need derived datatypes.
+int mpi_count(int64_t count, const char* what) {
+  if (count > INT_MAX)
+    throw_internal_error("{}: a block of {} elements exceeds MPI's int count", what, count);
+  return static_cast<int>(count);
+}
 
 struct MpiFinalizer {
   ~MpiFinalizer() {
@@ -236,8 +249,67 @@ std::unique_ptr<CollectiveWork> MpiCommunicator::all_reduce_async(torch::Tensor 
       requests.push_back(request);
     }
   }
-  return std::make_unique<MpiWork>(this, std::move(requests), tensor, average && world_size_ > 1,
-                                   sequence);
+  return std::make_unique<MpiWork>(this, std::move(requests), std::vector<torch::Tensor>{tensor},
+                                   average && world_size_ > 1 ? tensor : torch::Tensor(),
+                                   "all_reduce", sequence);
+}
+
+std::unique_ptr<CollectiveWork> MpiCommunicator::reduce_scatter_async(torch::Tensor input,
+                                                                      torch::Tensor output,
+                                                                      ReduceOp op) {
+  check_cpu_contiguous(input, "reduce_scatter");
+  check_cpu_contiguous(output, "reduce_scatter");
+  if (input.scalar_type() != output.scalar_type() || input.numel() != output.numel() * world_size_)
+    throw_internal_error("reduce_scatter: input {} {} is not {} blocks of the output's {} {}",
+                         c10::toString(input.scalar_type()), input.numel(), world_size_,
+                         c10::toString(output.scalar_type()), output.numel());
+  const bool average = op == ReduceOp::kAverage;
+  if (average && !input.is_floating_point())
+    throw_internal_error("reduce_scatter: averaging needs a floating-point tensor");
+  const int64_t sequence = begin_collective();
+  std::vector<MPI_Request> requests;
+  if (world_size_ == 1) {
+    output.copy_(input.view(output.sizes()));
+  } else {
+    MPI_Request request;
+    check_mpi(MPI_Ireduce_scatter_block(input.data_ptr(), output.data_ptr(),
+                                        mpi_count(output.numel(), "reduce_scatter"),
+                                        mpi_type(input), MPI_SUM, comm_, &request),
+              "MPI_Ireduce_scatter_block");
+    requests.push_back(request);
+  }
+  // Sum, then divide: the same arithmetic per element as all_reduce's average.
+  return std::make_unique<MpiWork>(
+      this, std::move(requests), std::vector<torch::Tensor>{input, output},
+      average && world_size_ > 1 ? output : torch::Tensor(), "reduce_scatter", sequence);
+}
+
+std::unique_ptr<CollectiveWork> MpiCommunicator::all_gather_async(torch::Tensor shard,
+                                                                  torch::Tensor output) {
+  check_cpu_contiguous(shard, "all_gather");
+  check_cpu_contiguous(output, "all_gather");
+  if (shard.scalar_type() != output.scalar_type() || output.numel() != shard.numel() * world_size_)
+    throw_internal_error("all_gather: output {} {} is not {} blocks of the shard's {} {}",
+                         c10::toString(output.scalar_type()), output.numel(), world_size_,
+                         c10::toString(shard.scalar_type()), shard.numel());
+  const int64_t sequence = begin_collective();
+  const int64_t block_bytes = shard.numel() * shard.element_size();
+  const bool in_place =
+      shard.data_ptr() == static_cast<char*>(output.data_ptr()) + rank_ * block_bytes;
+  std::vector<MPI_Request> requests;
+  if (world_size_ == 1) {
+    if (!in_place) output.copy_(shard.view(output.sizes()));
+  } else {
+    const int count = mpi_count(shard.numel(), "all_gather");
+    MPI_Request request;
+    check_mpi(MPI_Iallgather(in_place ? MPI_IN_PLACE : shard.data_ptr(), count, mpi_type(shard),
+                             output.data_ptr(), count, mpi_type(output), comm_, &request),
+              "MPI_Iallgather");
+    requests.push_back(request);
+  }
+  return std::make_unique<MpiWork>(this, std::move(requests),
+                                   std::vector<torch::Tensor>{shard, output}, torch::Tensor(),
+                                   "all_gather", sequence);
 }
 
 void MpiCommunicator::broadcast_bytes(void* data, int64_t bytes, int root) {

@@ -35,6 +35,10 @@ class MpiCommunicator : public Communicator {
   torch::Device device() const override { return torch::kCPU; }
 
   std::unique_ptr<CollectiveWork> all_reduce_async(torch::Tensor tensor, ReduceOp op) override;
+  std::unique_ptr<CollectiveWork> reduce_scatter_async(torch::Tensor input, torch::Tensor output,
+                                                       ReduceOp op) override;
+  std::unique_ptr<CollectiveWork> all_gather_async(torch::Tensor shard,
+                                                   torch::Tensor output) override;
   void broadcast(torch::Tensor tensor, int root) override;
   torch::Tensor all_gather_rows(const torch::Tensor& rows) override;
   void barrier() override;

@@ -15,7 +15,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <initializer_list>
 #include <thread>
+#include <vector>
 
 #include "common/error.h"
 #include "common/log.h"
@@ -60,8 +62,9 @@ class NcclCommunicator;
 
 class NcclWork : public CollectiveWork {
  public:
-  NcclWork(NcclCommunicator* comm, cudaEvent_t done, torch::Tensor tensor, int64_t sequence)
-      : comm_(comm), done_event_(done), tensor_(std::move(tensor)), sequence_(sequence) {}
+  NcclWork(NcclCommunicator* comm, cudaEvent_t done, std::vector<torch::Tensor> tensors,
+           int64_t sequence)
+      : comm_(comm), done_event_(done), tensors_(std::move(tensors)), sequence_(sequence) {}
   ~NcclWork() override;
   bool test() override;
   void wait() override;
@@ -69,7 +72,7 @@ class NcclWork : public CollectiveWork {
  private:
   NcclCommunicator* comm_;
   cudaEvent_t done_event_;
-  torch::Tensor tensor_;  // kept alive until the collective finished
+  std::vector<torch::Tensor> tensors_;  // kept alive until the collective finished
   int64_t sequence_;
   bool done_ = false;
 };
@@ -109,21 +112,56 @@ class NcclCommunicator : public Communicator {
   std::unique_ptr<CollectiveWork> all_reduce_async(torch::Tensor tensor, ReduceOp op) override {
     check_device_tensor(tensor, "all_reduce");
     const int64_t sequence = control_.begin_collective();
-    order_after_compute(tensor);
+    order_after_compute({tensor});
     check_nccl(
         ncclAllReduce(tensor.data_ptr(), tensor.data_ptr(), tensor.numel(), nccl_type(tensor),
                       op == ReduceOp::kAverage ? ncclAvg : ncclSum, comm_, stream_),
         "ncclAllReduce");
-    return std::make_unique<NcclWork>(this, record_done(), tensor, sequence);
+    return std::make_unique<NcclWork>(this, record_done(), std::vector<torch::Tensor>{tensor},
+                                      sequence);
+  }
+  std::unique_ptr<CollectiveWork> reduce_scatter_async(torch::Tensor input, torch::Tensor output,
+                                                       ReduceOp op) override {
+    check_device_tensor(input, "reduce_scatter");
+    check_device_tensor(output, "reduce_scatter");
+    if (input.scalar_type() != output.scalar_type() ||
+        input.numel() != output.numel() * world_size())
+      throw_internal_error("reduce_scatter: input of {} elements is not {} blocks of {}",
+                           input.numel(), world_size(), output.numel());
+    const int64_t sequence = control_.begin_collective();
+    order_after_compute({input, output});
+    check_nccl(
+        ncclReduceScatter(input.data_ptr(), output.data_ptr(), output.numel(), nccl_type(input),
+                          op == ReduceOp::kAverage ? ncclAvg : ncclSum, comm_, stream_),
+        "ncclReduceScatter");
+    return std::make_unique<NcclWork>(this, record_done(),
+                                      std::vector<torch::Tensor>{input, output}, sequence);
+  }
+  // NCCL is in place when the send buffer is block rank() of the receive buffer.
+  std::unique_ptr<CollectiveWork> all_gather_async(torch::Tensor shard,
+                                                   torch::Tensor output) override {
+    check_device_tensor(shard, "all_gather");
+    check_device_tensor(output, "all_gather");
+    if (shard.scalar_type() != output.scalar_type() ||
+        output.numel() != shard.numel() * world_size())
+      throw_internal_error("all_gather: output of {} elements is not {} blocks of {}",
+                           output.numel(), world_size(), shard.numel());
+    const int64_t sequence = control_.begin_collective();
+    order_after_compute({shard, output});
+    check_nccl(ncclAllGather(shard.data_ptr(), output.data_ptr(), shard.numel(), nccl_type(shard),
+                             comm_, stream_),
+               "ncclAllGather");
+    return std::make_unique<NcclWork>(this, record_done(),
+                                      std::vector<torch::Tensor>{shard, output}, sequence);
   }
   void broadcast(torch::Tensor tensor, int root) override {
     check_device_tensor(tensor, "broadcast");
     const int64_t sequence = control_.begin_collective();
-    order_after_compute(tensor);
+    order_after_compute({tensor});
     check_nccl(ncclBroadcast(tensor.data_ptr(), tensor.data_ptr(), tensor.numel(),
                              nccl_type(tensor), root, comm_, stream_),
                "ncclBroadcast");
-    NcclWork(this, record_done(), tensor, sequence).wait();
+    NcclWork(this, record_done(), {tensor}, sequence).wait();
   }
   // Small (scores for the PLCC term): through host memory and MPI.
   torch::Tensor all_gather_rows(const torch::Tensor& rows) override {
@@ -176,14 +214,15 @@ class NcclCommunicator : public Communicator {
   // The collective stream waits for everything queued so far on torch's current stream, and the
   // caching allocator learns that the tensor's memory is in use on the collective stream too (so
   // it is not handed out again before the collective is done, even if the caller drops it).
-  void order_after_compute(const torch::Tensor& tensor) {
+  void order_after_compute(std::initializer_list<torch::Tensor> tensors) {
     cudaEvent_t ready;
     check_cuda(cudaEventCreateWithFlags(&ready, cudaEventDisableTiming), "cudaEventCreate");
     check_cuda(cudaEventRecord(ready, compute_stream()), "cudaEventRecord");
     check_cuda(cudaStreamWaitEvent(stream_, ready, 0), "cudaStreamWaitEvent");
     cudaEventDestroy(ready);  // safe: destruction is deferred until the event completes
-    c10::cuda::CUDACachingAllocator::recordStream(
-        tensor.storage().data_ptr(), c10::cuda::getStreamFromExternal(stream_, device_index_));
+    for (const auto& tensor : tensors)
+      c10::cuda::CUDACachingAllocator::recordStream(
+          tensor.storage().data_ptr(), c10::cuda::getStreamFromExternal(stream_, device_index_));
   }
   cudaEvent_t record_done() {
     cudaEvent_t done;

@@ -55,6 +55,13 @@ void AdamW::step(double lr) {
   }
 }
 
+int64_t AdamW::state_bytes() const {
+  int64_t bytes = 0;
+  for (size_t k = 0; k < exp_avg_.size(); ++k)
+    bytes += (exp_avg_[k].numel() + exp_avg_sq_[k].numel()) * exp_avg_[k].element_size();
+  return bytes;
+}
+
 std::map<std::string, torch::Tensor> AdamW::state_dict() const {
   std::map<std::string, torch::Tensor> state;
   state["step"] = torch::tensor({step_}, torch::kLong);

@@ -30,6 +30,7 @@ class AdamW {
   // One update with learning rate `lr` from the parameters' current .grad.
   void step(double lr);
   int64_t steps_taken() const { return step_; }
+  int64_t state_bytes() const;  // exp_avg + exp_avg_sq: the whole model's, on every rank
 
   // "step", "exp_avg/<name>", "exp_avg_sq/<name>".
   std::map<std::string, torch::Tensor> state_dict() const;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -17,6 +18,7 @@
 #include "trainer/precision.h"
 #include "trainer/preemption.h"
 #include "trainer/progress.h"
+#include "trainer/zero_optimizer.h"
 
 namespace tokenfocus::trainer {
 namespace {
@@ -74,9 +76,21 @@ LoopResult run_training(TrainingTask& task, Communicator& comm, const LoopOption
   auto parameters = trainable_parameters(task.module());
   if (parameters.empty())
     throw_user_error("{}: the model has no trainable parameters", options.label);
-  GradientReducer reducer(comm, parameters, options.distributed.bucket_mb, options.config_hash);
+  // distributed.zero: 1 shards AdamW's state (ZeroAdamW); the reducer then reduce-scatters.
+  const int64_t zero_stage = options.distributed.zero;
+  GradientReducer reducer(comm, parameters, options.distributed.bucket_mb, options.config_hash,
+                          zero_stage ? GradientSync::kReduceScatter : GradientSync::kAllReduce);
   reducer.broadcast_parameters();
-  AdamW optimizer(parameters, {optim.beta1, optim.beta2, optim.eps, optim.weight_decay});
+  const AdamWOptions adamw_options{optim.beta1, optim.beta2, optim.eps, optim.weight_decay};
+  std::optional<AdamW> adamw;
+  std::optional<ZeroAdamW> zero_adamw;
+  if (zero_stage)
+    zero_adamw.emplace(reducer, adamw_options);
+  else
+    adamw.emplace(parameters, adamw_options);
+  const std::string optimizer_file =
+      zero_stage ? fmt::format("optimizer/rank{}.safetensors", comm.rank())
+                 : std::string("optimizer.safetensors");
 
   data::SamplerOptions sampler_options;
   sampler_options.seed = options.seed;
@@ -100,14 +114,17 @@ LoopResult run_training(TrainingTask& task, Communicator& comm, const LoopOption
   int64_t epoch = 0, batch = 0;
   if (options.resume) {
     if (const auto folder = checkpoints.find_latest(comm)) {
-      auto loaded = CheckpointStore::load(*folder, comm.rank(), world);
+      auto loaded = CheckpointStore::load(*folder, comm.rank(), world, zero_stage);
       if (loaded.state.config_hash != options.config_hash)
         throw_user_error(
             "--resume: {} was written by config {} but this run's config is {}; start a new run "
             "folder or restore the old config",
             *folder, loaded.state.config_hash, options.config_hash);
       load_parameters(parameters, loaded.weights, *folder + "/model.safetensors");
-      optimizer.load_state_dict(loaded.optimizer, *folder + "/optimizer.safetensors");
+      if (zero_adamw)
+        zero_adamw->load_state_dict(loaded.optimizer, *folder + "/" + optimizer_file);
+      else
+        adamw->load_state_dict(loaded.optimizer, *folder + "/" + optimizer_file);
       epoch = loaded.state.epoch;
       batch = loaded.state.batch_in_epoch;
       result.optimizer_steps = loaded.state.optimizer_steps;
@@ -122,9 +139,10 @@ LoopResult run_training(TrainingTask& task, Communicator& comm, const LoopOption
   ProgressBar bar(comm.rank() == 0 && log::level() == log::Level::kInfo);
   auto save = [&](int64_t at_epoch, int64_t at_batch) {
     CheckpointContents contents;
-    contents.state = {at_epoch, at_batch, result.optimizer_steps, world, options.config_hash};
+    contents.state = {at_epoch,         at_batch, result.optimizer_steps, world,
+                      options.config_hash, zero_stage};
     contents.weights = weights_of(parameters);
-    contents.optimizer = optimizer.state_dict();
+    contents.optimizer = zero_adamw ? zero_adamw->state_dict() : adamw->state_dict();
     contents.write_extra = options.write_checkpoint_extra;
     result.last_checkpoint = checkpoints.save(comm, contents);
     log::info("{}: checkpoint {}", options.label, result.last_checkpoint);
@@ -197,7 +215,9 @@ LoopResult run_training(TrainingTask& task, Communicator& comm, const LoopOption
       timeline.allreduce_wait += reducer.last_wait_seconds();
 
       auto t0 = Clock::now();
-      const double grad_norm = clip_grad_norm(parameters, optim.max_grad_norm);
+      // ZeRO: the norm over every rank's shard (all-reduced), so the same on every rank too.
+      const double grad_norm = zero_adamw ? zero_adamw->clip_grad_norm(optim.max_grad_norm)
+                                          : clip_grad_norm(parameters, optim.max_grad_norm);
       // Reduced gradients are identical on every rank, yet the decision is still agreed on so that
       // no rank can ever step alone.
       if (comm.any(!std::isfinite(grad_norm))) {
@@ -208,7 +228,11 @@ LoopResult run_training(TrainingTask& task, Communicator& comm, const LoopOption
                   options.label, result.optimizer_steps);
         ++result.skipped_steps;
       } else {
-        optimizer.step(schedule.lr_at(result.optimizer_steps));
+        const double lr = schedule.lr_at(result.optimizer_steps);
+        if (zero_adamw)
+          zero_adamw->step(lr);  // then all-gathers the parameters
+        else
+          adamw->step(lr);
       }
       reducer.zero_grad();
       ++result.optimizer_steps;
