@@ -15,7 +15,7 @@
 #include "trainer/gradient_reducer.h"
 #include "trainer/lr_schedule.h"
 #include "trainer/optimizer.h"
-#include "trainer/precision.h"
+#include "models/autocast.h"
 #include "trainer/preemption.h"
 #include "trainer/progress.h"
 #include "trainer/zero_optimizer.h"
@@ -199,7 +199,7 @@ LoopResult run_training(TrainingTask& task, Communicator& comm, const LoopOption
         auto t0 = Clock::now();
         torch::Tensor loss_sum;
         {
-          const AutocastScope autocast(bf16);
+          const models::AutocastScope autocast(comm.device().type(), bf16);
           loss_sum = task.loss_sum(samples);
         }
         timeline.forward += seconds_since(t0);

@@ -7,8 +7,8 @@
 // number of samples one rank sees in the accumulation window; averaging over ranks then gives the
 // mean over every sample of the window, whatever the world size or accumulation.
 //
-// Precision: optim.precision bf16 runs task.loss_sum (the forward) under CUDA bf16 autocast
-// (trainer/precision.h); the caller checks beforehand that the run is on CUDA.
+// Precision: optim.precision bf16 runs task.loss_sum (the forward) under bf16 autocast on the
+// communicator's device, CPU or CUDA (trainer/precision.h, models/autocast.h).
 #pragma once
 
 #include <cstdint>
