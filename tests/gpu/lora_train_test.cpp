@@ -3,8 +3,9 @@
 // steps on one GPU through the trainer's path (tests/gpu/lora_train.yaml): the real binary's
 // `prepare` makes the data (`data synth`) and the model folder (`model init`), then train_run, what
 // `tokenfocus train` runs on each rank, runs in this process so that it can measure the GPU:
-// tokens/s, model FLOP/s as a share of a bf16 GEMM rate measured here, and peak GPU memory. Only
-// that every step ran with a finite loss is asserted; the figures are printed.
+// tokens/s, model FLOP/s as a share of a bf16 GEMM rate measured here, and peak GPU memory, then
+// the same run with distributed.zero: 1 and its peak, both beside what `tokenfocus plan` predicted
+// for the run. Only that every step ran with a finite loss is asserted; the figures are printed.
 #include <ATen/cuda/CUDAEvent.h>
 #include <c10/cuda/CUDACachingAllocator.h>
 
@@ -183,6 +184,13 @@ TEST(GpuLoraTraining, Bf16LoraOfA15BQwen2VlRunsTwentySteps) {
   for (const std::string& p : paths) prepare += " --set " + shell_quote(p);
   ASSERT_EQ(std::system(prepare.c_str()), 0) << prepare;
   const double prepare_seconds = seconds_since(start);
+  // What `tokenfocus plan` predicts for this run on this device (one rank), with and without
+  // ZeRO-1, printed beside the measured peaks below. --measure-rows: the rows of the prepared data.
+  std::string plan = shell_quote(TOKENFOCUS_EXE) + " plan " + shell_quote(yaml) +
+                     " --world-size 1 --gpu-memory 80GiB --measure-rows";
+  for (const std::string& p : paths) plan += " --set " + shell_quote(p);
+  plan += " > " + shell_quote(work + "/plan.txt") + " 2>&1";
+  ASSERT_EQ(std::system(plan.c_str()), 0) << plan;
 
   const auto run = config::load_run_config(yaml, paths);
   const std::string model_dir = run.config.backbones.at(0).model_dir;
@@ -197,6 +205,16 @@ TEST(GpuLoraTraining, Bf16LoraOfA15BQwen2VlRunsTwentySteps) {
   const double train_seconds = seconds_since(start);
   const auto memory = c10::cuda::CUDACachingAllocator::getDeviceStats(device);
   const auto aggregate = static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE);
+  // The same run with ZeRO-1 (one rank: the optimizer state is the whole shard, the path is the
+  // reduce-scatter / all-gather one).
+  std::vector<std::string> zero_paths = paths;
+  zero_paths.back() = "output.run_dir=" + work + "/run-zero1";
+  zero_paths.push_back("distributed.zero=1");
+  const auto zero_run = config::load_run_config(yaml, zero_paths);
+  c10::cuda::CUDACachingAllocator::emptyCache();
+  c10::cuda::CUDACachingAllocator::resetPeakStats(device);
+  ASSERT_EQ(trainer::train_run(zero_run, trainer::TrainSelection{}, *comm), 0);
+  const auto zero_memory = c10::cuda::CUDACachingAllocator::getDeviceStats(device);
 
   std::vector<double> losses, rates;
   const std::string metrics_path =
@@ -243,6 +261,12 @@ TEST(GpuLoraTraining, Bf16LoraOfA15BQwen2VlRunsTwentySteps) {
   std::printf("[gpu-lora] peak GPU memory: %.2f GiB allocated, %.2f GiB reserved\n",
               static_cast<double>(memory.allocated_bytes[aggregate].peak) / gib,
               static_cast<double>(memory.reserved_bytes[aggregate].peak) / gib);
+  std::printf("[gpu-lora] peak GPU memory with ZeRO-1: %.2f GiB allocated, %.2f GiB reserved\n",
+              static_cast<double>(zero_memory.allocated_bytes[aggregate].peak) / gib,
+              static_cast<double>(zero_memory.reserved_bytes[aggregate].peak) / gib);
+  std::ifstream plan_text(work + "/plan.txt");
+  for (std::string line; std::getline(plan_text, line);)
+    if (line.find("total") != std::string::npos) std::printf("[gpu-lora] plan: %s\n", line.c_str());
   RecordProperty("tokens_per_s", std::to_string(samples_per_s * per_sample.tokens));
   RecordProperty("gemm_share", std::to_string(model_flops / gemm));
 }
