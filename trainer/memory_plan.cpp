@@ -243,9 +243,10 @@ BackbonePlan plan_backbone(const config::RunConfig& run, const config::BackboneC
   plan.zero1_gradient_shard = options.world_size > 1 ? shard * 4 : 0;
   plan.checkpoint_bytes = checkpoint_bytes > 0 ? checkpoint_bytes : plan.counts.total * 2;
   // load_backbone allocates the model once in its load dtype (bf16 only for LoRA under bf16:
-  // trainer/precision.h) and copies the mmapped checkpoint into it; both are resident at the end.
+  // trainer/precision.h) and copies the mmapped checkpoint into it in 16 MiB slices whose file
+  // pages it releases at once (models/state_dict.h): the model plus one slice.
   plan.load_dtype_bytes = bf16 && b.finetune == "lora" ? 2 : 4;
-  plan.load_host = plan.counts.total * plan.load_dtype_bytes + plan.checkpoint_bytes;
+  plan.load_host = plan.counts.total * plan.load_dtype_bytes + (int64_t{16} << 20);
 
   // Activations.
   const SequenceShape s = sequence_shape(run, b, z, options.sequence);
@@ -418,8 +419,8 @@ std::string format_plan(const BackbonePlan& p, int64_t device_bytes) {
   row("total with ZeRO-1", p.total(true),
       of.empty() ? "" : of.substr(1) + ": " + verdict(p.total(true), device_bytes));
   line(
-      fmt::format("  host memory per rank while loading: {} (the model in {} + the checkpoint's "
-                  "{} mapped)",
+      fmt::format("  host memory per rank while loading: {} (the model in {}; the checkpoint's "
+                  "{} are mapped and released as they are copied)",
                   format_bytes(p.load_host), p.load_dtype_bytes == 2 ? "bf16" : "float32",
                   format_bytes(p.checkpoint_bytes)));
   return out;

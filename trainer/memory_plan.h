@@ -83,7 +83,7 @@ struct BackbonePlan {
   std::vector<PlanTerm> activation_terms;
   int64_t activations = 0;
   int64_t runtime_reserve = 0;
-  // Host memory while loading: the model as built plus the checkpoint's mapped pages.
+  // Host memory while loading: the model as built in its load dtype plus one copied slice.
   int64_t load_host = 0, checkpoint_bytes = 0, load_dtype_bytes = 4;
 
   int64_t static_bytes(bool zero1) const;
